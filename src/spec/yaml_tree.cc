@@ -1,0 +1,292 @@
+#include "spec/yaml_tree.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+namespace ramp::spec {
+namespace {
+
+Mark ToMark(const YAML::Mark& m) {
+  if (m.line < 0 || m.column < 0) return Mark{};
+  return Mark{m.line + 1, m.column + 1};
+}
+
+class Converter {
+ public:
+  explicit Converter(const ParseLimits& limits) : limits_(limits) {}
+
+  Status Convert(const YAML::Node& in, Node* out, int depth) {
+    if (depth > limits_.max_depth) {
+      return InvalidArgumentError("nesting deeper than " + std::to_string(limits_.max_depth) +
+                                  " levels");
+    }
+    if (++nodes_ > limits_.max_nodes) {
+      return InvalidArgumentError("document has more than " + std::to_string(limits_.max_nodes) +
+                                  " nodes (aliases expanded)");
+    }
+    out->mark = ToMark(in.Mark());
+    switch (in.Type()) {
+      case YAML::NodeType::Undefined:
+      case YAML::NodeType::Null:
+        out->kind = Node::Kind::kNull;
+        return OkStatus();
+      case YAML::NodeType::Scalar:
+        out->kind = Node::Kind::kScalar;
+        out->scalar = in.Scalar();
+        out->quoted = in.Tag() == "!" || in.Tag() == "tag:yaml.org,2002:str";
+        return OkStatus();
+      case YAML::NodeType::Sequence:
+        out->kind = Node::Kind::kSequence;
+        out->items.reserve(in.size());
+        for (const auto& item : in) {
+          Node child;
+          RETURN_IF_ERROR(Convert(item, &child, depth + 1));
+          out->items.push_back(std::move(child));
+        }
+        return OkStatus();
+      case YAML::NodeType::Map:
+        out->kind = Node::Kind::kMap;
+        for (auto it = in.begin(); it != in.end(); ++it) {
+          MapEntry entry;
+          if (!it->first.IsScalar()) {
+            return InvalidArgumentError(std::to_string(ToMark(it->first.Mark()).line) + ":" +
+                                        std::to_string(ToMark(it->first.Mark()).column) +
+                                        ": map keys must be scalars");
+          }
+          entry.key = it->first.Scalar();
+          entry.key_mark = ToMark(it->first.Mark());
+          RETURN_IF_ERROR(Convert(it->second, &entry.value, depth + 1));
+          if (!entry.value.mark.known()) entry.value.mark = entry.key_mark;
+          out->entries.push_back(std::move(entry));
+        }
+        return OkStatus();
+    }
+    return OkStatus();
+  }
+
+ private:
+  const ParseLimits& limits_;
+  size_t nodes_ = 0;
+};
+
+// yaml-cpp reports "end of map not found" style errors; keep its wording but drop the
+// "yaml-cpp: error at line X, column Y:" prefix since we print the position ourselves.
+std::string CleanMessage(const std::string& what, const std::string& msg) {
+  if (!msg.empty()) return msg;
+  return what;
+}
+
+}  // namespace
+
+const Node* Node::Find(std::string_view key) const {
+  if (kind != Kind::kMap) return nullptr;
+  for (const auto& e : entries) {
+    if (e.key == key) return &e.value;
+  }
+  return nullptr;
+}
+
+Mark Node::KeyMark(std::string_view key) const {
+  for (const auto& e : entries) {
+    if (e.key == key) return e.key_mark;
+  }
+  return mark;
+}
+
+bool Node::IsPlainNull() const {
+  if (kind == Kind::kNull) return true;
+  if (kind != Kind::kScalar || quoted) return false;
+  return scalar.empty() || scalar == "~" || scalar == "null" || scalar == "Null" ||
+         scalar == "NULL";
+}
+
+std::string_view Node::TypeName() const {
+  switch (kind) {
+    case Kind::kNull:
+      return "null";
+    case Kind::kSequence:
+      return "sequence";
+    case Kind::kMap:
+      return "map";
+    case Kind::kScalar:
+      break;
+  }
+  if (quoted) return "string";
+  int64_t i;
+  double d;
+  bool b;
+  if (IsPlainNull()) return "null";
+  if (ParseYamlBool(scalar, &b)) return "bool";
+  if (ParseYamlInt(scalar, &i)) return "int";
+  if (ParseYamlFloat(scalar, &d)) return "float";
+  return "string";
+}
+
+bool ParseYamlBool(std::string_view t, bool* out) {
+  if (t == "true" || t == "True" || t == "TRUE") {
+    *out = true;
+    return true;
+  }
+  if (t == "false" || t == "False" || t == "FALSE") {
+    *out = false;
+    return true;
+  }
+  return false;
+}
+
+bool ParseYamlInt(std::string_view t, int64_t* out) {
+  if (t.empty()) return false;
+  bool neg = false;
+  std::string_view s = t;
+  if (s[0] == '+' || s[0] == '-') {
+    neg = s[0] == '-';
+    s.remove_prefix(1);
+  }
+  int base = 10;
+  if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+    base = 16;
+    s.remove_prefix(2);
+  } else if (s.size() > 2 && s[0] == '0' && (s[1] == 'o' || s[1] == 'O')) {
+    base = 8;
+    s.remove_prefix(2);
+  }
+  if (s.empty()) return false;
+  uint64_t v = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v, base);
+  if (ec != std::errc() || ptr != s.data() + s.size()) return false;
+  if (neg) {
+    if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) + 1) return false;
+    *out = static_cast<int64_t>(0 - v);
+  } else {
+    if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return false;
+    *out = static_cast<int64_t>(v);
+  }
+  return true;
+}
+
+bool ParseYamlFloat(std::string_view t, double* out) {
+  if (t.empty()) return false;
+  if (t == ".inf" || t == ".Inf" || t == ".INF" || t == "+.inf" || t == "+.Inf" || t == "+.INF") {
+    *out = std::numeric_limits<double>::infinity();
+    return true;
+  }
+  if (t == "-.inf" || t == "-.Inf" || t == "-.INF") {
+    *out = -std::numeric_limits<double>::infinity();
+    return true;
+  }
+  if (t == ".nan" || t == ".NaN" || t == ".NAN") {
+    *out = std::numeric_limits<double>::quiet_NaN();
+    return true;
+  }
+  // YAML 1.2 core: [-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )?
+  size_t i = 0;
+  if (t[i] == '+' || t[i] == '-') ++i;
+  size_t digits = 0;
+  while (i < t.size() && t[i] >= '0' && t[i] <= '9') ++i, ++digits;
+  if (i < t.size() && t[i] == '.') {
+    ++i;
+    while (i < t.size() && t[i] >= '0' && t[i] <= '9') ++i, ++digits;
+  }
+  if (digits == 0) return false;
+  if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+    ++i;
+    if (i < t.size() && (t[i] == '+' || t[i] == '-')) ++i;
+    size_t exp_digits = 0;
+    while (i < t.size() && t[i] >= '0' && t[i] <= '9') ++i, ++exp_digits;
+    if (exp_digits == 0) return false;
+  }
+  if (i != t.size()) return false;
+  std::string copy(t);
+  char* end = nullptr;
+  errno = 0;
+  double v = std::strtod(copy.c_str(), &end);
+  if (end != copy.c_str() + copy.size()) return false;
+  *out = v;
+  return true;
+}
+
+StatusOr<std::vector<Document>> ParseDocuments(std::string_view text, std::string_view file,
+                                               const ParseLimits& limits) {
+  std::string prefix = std::string(file);
+  if (text.size() > limits.max_bytes) {
+    return Fail(InvalidArgumentError(prefix + ": file is larger than " +
+                                     std::to_string(limits.max_bytes) + " bytes"));
+  }
+  if (text.find('\0') != std::string_view::npos) {
+    return Fail(InvalidArgumentError(prefix + ": file contains a NUL byte (not a text file)"));
+  }
+  std::vector<YAML::Node> raw;
+  try {
+    raw = YAML::LoadAll(std::string(text));
+  } catch (const YAML::Exception& e) {
+    Mark m = ToMark(e.mark);
+    std::string where = prefix;
+    if (m.known()) where += ":" + std::to_string(m.line) + ":" + std::to_string(m.column);
+    return Fail(
+        InvalidArgumentError(where + ": YAML syntax error: " + CleanMessage(e.what(), e.msg)));
+  } catch (const std::exception& e) {
+    return Fail(InvalidArgumentError(prefix + ": YAML syntax error: " + e.what()));
+  }
+  std::vector<Document> docs;
+  docs.reserve(raw.size());
+  Converter conv(limits);
+  for (size_t i = 0; i < raw.size(); ++i) {
+    Document d;
+    d.index = static_cast<int>(i);
+    Status s;
+    try {
+      s = conv.Convert(raw[i], &d.root, 0);
+    } catch (const std::exception& e) {
+      s = InvalidArgumentError(e.what());
+    }
+    if (!s.ok()) {
+      std::string where = prefix;
+      Mark m = ToMark(raw[i].Mark());
+      if (m.known()) where += ":" + std::to_string(m.line) + ":" + std::to_string(m.column);
+      return Fail(InvalidArgumentError(where + ": " + s.message()));
+    }
+    d.start = d.root.mark;
+    docs.push_back(std::move(d));
+  }
+  return docs;
+}
+
+nlohmann::json ToJson(const Node& node) {
+  switch (node.kind) {
+    case Node::Kind::kNull:
+      return nullptr;
+    case Node::Kind::kScalar: {
+      if (node.quoted) return node.scalar;
+      if (node.IsPlainNull()) return nullptr;
+      bool b;
+      int64_t i;
+      double d;
+      if (ParseYamlBool(node.scalar, &b)) return b;
+      if (ParseYamlInt(node.scalar, &i)) return i;
+      if (ParseYamlFloat(node.scalar, &d)) {
+        if (!std::isfinite(d)) return node.scalar;  // JSON has no Inf/NaN
+        return d;
+      }
+      return node.scalar;
+    }
+    case Node::Kind::kSequence: {
+      nlohmann::json arr = nlohmann::json::array();
+      for (const auto& item : node.items) arr.push_back(ToJson(item));
+      return arr;
+    }
+    case Node::Kind::kMap: {
+      nlohmann::json obj = nlohmann::json::object();
+      for (const auto& e : node.entries) obj[e.key] = ToJson(e.value);
+      return obj;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace ramp::spec

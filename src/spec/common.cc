@@ -1,5 +1,6 @@
 #include "spec/common.h"
 
+#include <cctype>
 #include <cmath>
 #include <limits>
 
@@ -256,6 +257,56 @@ void CheckTypeMeta(ObjectReader* r, std::string_view expected_kind) {
   if (kind != expected_kind) {
     r->ctx()->Error(r->FieldMark("kind"), "kind",
                     "expected " + std::string(expected_kind) + ", got \"" + kind + "\"");
+  }
+}
+
+// resource.Quantity: <signed number><suffix>, suffix one of Ki Mi Gi Ti Pi Ei, n u m "" k M G
+// T P E, or an exponent e<int> / E<int>.
+bool IsKubernetesQuantity(std::string_view s) {
+  size_t i = 0;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+  size_t digits = 0;
+  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++digits;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++digits;
+  }
+  if (digits == 0) return false;
+  std::string_view suffix = s.substr(i);
+  static constexpr std::string_view kSuffixes[] = {"",  "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "n",
+                                                   "u", "m",  "k",  "M",  "G",  "T",  "P",  "E"};
+  for (auto k : kSuffixes) {
+    if (suffix == k) return true;
+  }
+  if (suffix.size() >= 2 && (suffix[0] == 'e' || suffix[0] == 'E')) {
+    size_t j = 1;
+    if (suffix[j] == '+' || suffix[j] == '-') ++j;
+    if (j >= suffix.size()) return false;
+    for (; j < suffix.size(); ++j) {
+      if (!std::isdigit(static_cast<unsigned char>(suffix[j]))) return false;
+    }
+    return true;
+  }
+  return false;
+}
+
+void CheckResourceList(DecodeContext* ctx, const Node* n, const std::string& path) {
+  if (n == nullptr) return;
+  if (!n->IsMap()) {
+    ctx->Error(n->mark, path,
+               "expected a map of resource quantities, got " + std::string(n->TypeName()));
+    return;
+  }
+  for (const auto& e : n->entries) {
+    std::string p = ChildPath(path, e.key);
+    ctx->Record(p, e.key_mark);
+    if (!e.value.IsScalar() || !IsKubernetesQuantity(e.value.scalar)) {
+      std::string got =
+          e.value.IsScalar() ? "\"" + e.value.scalar + "\"" : std::string(e.value.TypeName());
+      ctx->Error(e.value.mark, p,
+                 "invalid quantity " + got +
+                     ": expected a number with an optional suffix such as 100m, 0.5, 64Mi or 1G");
+    }
   }
 }
 

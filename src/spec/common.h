@@ -104,6 +104,12 @@ struct MeasurementRetention {
 MeasurementRetention DecodeMeasurementRetention(DecodeContext* ctx, const Node& node,
                                                 const std::string& path);
 
+// A Kubernetes resource.Quantity: 128Mi, 500m, 0.5, 2, 1e3.
+bool IsKubernetesQuantity(std::string_view s);
+// Checks a resource list (resources.limits or resources.requests): a bad quantity makes the API
+// server refuse the whole object, so it is an error here too.
+void CheckResourceList(DecodeContext* ctx, const Node* n, const std::string& path);
+
 // Checks apiVersion/kind of a document root against the expected kind; reports mismatches.
 void CheckTypeMeta(ObjectReader* r, std::string_view expected_kind);
 

@@ -50,12 +50,15 @@ class DecodeContext {
   void Warning(Mark mark, std::string path, std::string message);
   void Record(const std::string& path, Mark mark);
   size_t error_count() const { return errors_; }
+  // Where the fields decoded so far were written; never null after construction.
+  const SourceMap& sources() const { return sources_ != nullptr ? *sources_ : empty_; }
 
  private:
   std::string file_;
   Diagnostics* diags_;
   SourceMap* sources_;
   size_t errors_ = 0;
+  SourceMap empty_;
 };
 
 // Scalar readers for one node (used for list items and map values).

@@ -21,6 +21,8 @@ class Converter {
  public:
   explicit Converter(const ParseLimits& limits) : limits_(limits) {}
 
+  std::vector<ParseWarning> TakeWarnings() { return std::move(warnings_); }
+
   Status Convert(const YAML::Node& in, Node* out, int depth) {
     if (depth > limits_.max_depth) {
       return InvalidArgumentError("nesting deeper than " + std::to_string(limits_.max_depth) +
@@ -51,6 +53,17 @@ class Converter {
         }
         return OkStatus();
       case YAML::NodeType::Map:
+        if (std::string inner; IsUnquotedTemplate(in, &inner)) {
+          // `key: {{args.x}}` parses as a mapping inside a mapping; Argo authors mean the
+          // string "{{args.x}}" (Argo's own examples do this), so read it as that string.
+          out->kind = Node::Kind::kScalar;
+          out->scalar = "{{" + inner + "}}";
+          out->quoted = true;
+          warnings_.push_back(ParseWarning{
+              out->mark,
+              "unquoted \"{{" + inner + "}}\" is a YAML mapping; read as a string, but quote it"});
+          return OkStatus();
+        }
         out->kind = Node::Kind::kMap;
         for (auto it = in.begin(); it != in.end(); ++it) {
           MapEntry entry;
@@ -71,8 +84,22 @@ class Converter {
   }
 
  private:
+  // {{x}} written without quotes: a one-entry map whose key is a one-entry map with a null
+  // value, and whose own value is null.
+  static bool IsUnquotedTemplate(const YAML::Node& in, std::string* inner) {
+    if (in.size() != 1) return false;
+    auto it = in.begin();
+    const YAML::Node& key = it->first;
+    if (!it->second.IsNull() || !key.IsMap() || key.size() != 1) return false;
+    auto kit = key.begin();
+    if (!kit->first.IsScalar() || !kit->second.IsNull()) return false;
+    *inner = kit->first.Scalar();
+    return true;
+  }
+
   const ParseLimits& limits_;
   size_t nodes_ = 0;
+  std::vector<ParseWarning> warnings_;
 };
 
 // yaml-cpp reports "end of map not found" style errors; keep its wording but drop the
@@ -252,6 +279,7 @@ StatusOr<std::vector<Document>> ParseDocuments(std::string_view text, std::strin
       return Fail(InvalidArgumentError(where + ": " + s.message()));
     }
     d.start = d.root.mark;
+    d.warnings = conv.TakeWarnings();
     docs.push_back(std::move(d));
   }
   return docs;

@@ -64,10 +64,17 @@ struct MapEntry {
   Node value;
 };
 
+struct ParseWarning {
+  Mark mark;
+  std::string message;
+};
+
 struct Document {
   Node root;
   int index = 0;  // 0-based position of the document in its file
   Mark start;     // where the document starts
+  // Things the parser accepted but a person should fix, e.g. an unquoted {{args.x}}.
+  std::vector<ParseWarning> warnings;
 };
 
 struct ParseLimits {

@@ -106,3 +106,20 @@ TEST(YamlScalars, IntsFloatsBools) {
 
 }  // namespace
 }  // namespace ramp::spec
+
+namespace ramp::spec {
+namespace {
+
+TEST(YamlTree, UnquotedTemplateIsReadAsStringWithWarning) {
+  auto docs = ParseDocuments("a:\n  b: {{args.x}}\n  c: {d: 1}\n", "t.yaml");
+  ASSERT_TRUE(docs.has_value()) << docs.error().message();
+  const Node* b = (*docs)[0].root.Find("a")->Find("b");
+  ASSERT_TRUE(b->IsScalar());
+  EXPECT_EQ(b->scalar, "{{args.x}}");
+  EXPECT_TRUE((*docs)[0].root.Find("a")->Find("c")->IsMap());
+  ASSERT_EQ((*docs)[0].warnings.size(), 1u);
+  EXPECT_EQ((*docs)[0].warnings[0].mark.line, 2);
+}
+
+}  // namespace
+}  // namespace ramp::spec

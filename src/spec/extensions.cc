@@ -1240,67 +1240,9 @@ Mark InnerMark(const MapEntry& e, Mark inner) {
   return Mark{v.mark.line, v.mark.column + (v.quoted ? 1 : 0) + inner.column - 1};
 }
 
-// The position of a line that starts with ',' outside any [ ] or { } (ignoring quoted text and
-// comments), or an unknown mark. yaml-cpp 0.7 allocates without bound on such a comma where a
-// document-level node is expected (",", "- a\n,", "[a]\n,"), so annotation values are screened
-// before parsing; in the shapes read here such a line is always a mistake.
-Mark StrayComma(std::string_view text) {
-  int depth = 0;
-  char quote = 0;
-  bool line_start = true;
-  bool after_space = true;
-  int line = 1;
-  int col = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    ++col;
-    if (c == '\n') {
-      ++line;
-      col = 0;
-      line_start = true;
-      after_space = true;
-      continue;
-    }
-    if (quote != 0) {
-      if (quote == '"' && c == '\\') {
-        ++i;
-        ++col;
-      } else if (c == quote) {
-        quote = 0;
-      }
-      continue;
-    }
-    if (c == ' ' || c == '\t') {
-      after_space = true;
-      continue;
-    }
-    if (line_start && c == ',' && depth == 0) return Mark{line, col};
-    line_start = false;
-    if (c == '#' && after_space) {
-      while (i + 1 < text.size() && text[i + 1] != '\n') ++i;
-      continue;
-    }
-    if ((c == '"' || c == '\'') && after_space) {
-      quote = c;
-    } else if (c == '[' || c == '{') {
-      ++depth;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-    after_space = c == '[' || c == '{' || c == ',' || c == ':';
-  }
-  return Mark{};
-}
-
 // Parses an annotation value as one YAML/JSON document; reports syntax errors.
 std::optional<Node> ParseAnnotationValue(DecodeContext* ctx, const MapEntry& e,
                                          const std::string& path, std::string_view expected) {
-  if (Mark comma = StrayComma(e.value.scalar); comma.known()) {
-    ctx->Error(InnerMark(e, comma), path,
-               "not valid YAML/JSON (a line starts with \",\" outside [ ] or { }); expected " +
-                   std::string(expected));
-    return std::nullopt;
-  }
   ParseLimits limits;
   limits.max_bytes = 256u << 10;  // Kubernetes caps all annotations together at 256 KiB
   limits.max_depth = 32;

@@ -585,12 +585,12 @@ TEST(Annotations, StaticInstancesShape) {
   EXPECT_THAT(d.Errors(), ElementsAre(At(3, 31, p, "lists no images")));
 }
 
-TEST(Annotations, StrayCommaIsRejectedBeforeParsing) {
+TEST(Annotations, StrayCommaIsRejectedWithItsPosition) {
   // yaml-cpp 0.7 allocates without bound on these; they must be reported, not parsed.
   const std::string p = "metadata.annotations[\"ramp.dev/static-instances\"]";
   Fixture a("annotations:\n  ramp.dev/platform: static\n  ramp.dev/static-instances: ','\n");
   Annotations(a);
-  EXPECT_THAT(a.Errors(), ElementsAre(At(3, 31, p, "a line starts with \",\" outside [ ] or { }")));
+  EXPECT_THAT(a.Errors(), ElementsAre(At(3, 31, p, "unexpected ',' outside a flow collection")));
 
   Fixture b(R"y(annotations:
   ramp.dev/platform: static
@@ -602,7 +602,7 @@ TEST(Annotations, StrayCommaIsRejectedBeforeParsing) {
     ,
 )y");
   Annotations(b);
-  EXPECT_THAT(b.Errors(), ElementsAre(At(8, 5, p, "a line starts with \",\"")));
+  EXPECT_THAT(b.Errors(), ElementsAre(At(8, 5, p, "unexpected ','")));
 }
 
 TEST(Annotations, NonStringValuesAreLeftToTheMetadataDecoder) {

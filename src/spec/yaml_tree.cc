@@ -109,6 +109,53 @@ std::string CleanMessage(const std::string& what, const std::string& msg) {
   return what;
 }
 
+// yaml-cpp 0.7 allocates without bound when a ',' stands where a document-level node is
+// expected (",", " ,", "[a]\n,"). Such text is invalid YAML anyway (',' cannot start a plain
+// scalar outside a flow collection), so refuse it before the parser sees it. Returns the
+// 1-based line and column of the offending comma, or {0, 0}.
+Mark FindDocumentLevelComma(std::string_view text) {
+  int line = 1;
+  int flow_depth = 0;
+  bool seen_content = false;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t end = text.find('\n', i);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view l = text.substr(i, end - i);
+    if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
+    size_t first = l.find_first_not_of(" \t");
+    if (l.rfind("---", 0) == 0 || l.rfind("...", 0) == 0) {
+      seen_content = false;
+      flow_depth = 0;
+    } else if (first != std::string_view::npos && l[first] != '#') {
+      if (l[first] == ',' && flow_depth == 0 && (first == 0 || !seen_content)) {
+        return Mark{line, static_cast<int>(first) + 1};
+      }
+      seen_content = true;
+      char quote = 0;
+      for (size_t k = first; k < l.size(); ++k) {
+        char c = l[k];
+        if (quote != 0) {
+          if (c == quote) quote = 0;
+          continue;
+        }
+        if (c == '\'' || c == '"') {
+          quote = c;
+        } else if (c == '#' && (k == 0 || l[k - 1] == ' ')) {
+          break;
+        } else if (c == '[' || c == '{') {
+          ++flow_depth;
+        } else if ((c == ']' || c == '}') && flow_depth > 0) {
+          --flow_depth;
+        }
+      }
+    }
+    ++line;
+    i = end + 1;
+  }
+  return Mark{};
+}
+
 }  // namespace
 
 const Node* Node::Find(std::string_view key) const {
@@ -247,6 +294,12 @@ StatusOr<std::vector<Document>> ParseDocuments(std::string_view text, std::strin
   }
   if (text.find('\0') != std::string_view::npos) {
     return Fail(InvalidArgumentError(prefix + ": file contains a NUL byte (not a text file)"));
+  }
+  if (Mark m = FindDocumentLevelComma(text); m.known()) {
+    return Fail(InvalidArgumentError(prefix + ":" + std::to_string(m.line) + ":" +
+                                     std::to_string(m.column) +
+                                     ": YAML syntax error: unexpected ',' outside a flow "
+                                     "collection"));
   }
   std::vector<YAML::Node> raw;
   try {

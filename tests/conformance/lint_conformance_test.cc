@@ -100,8 +100,8 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, LintConformance, testing::ValuesIn(LoadTable(
 TEST(LintConformanceTable, CoversEveryFixture) {
   std::set<std::string> listed;
   for (const auto& e : LoadTable()) listed.insert(e.fixture);
-  for (const char* dir : {"argo-lint", "argo-examples", "argo-e2e-functional",
-                          "argo-e2e-expectedfailures"}) {
+  for (const char* dir :
+       {"argo-lint", "argo-examples", "argo-e2e-functional", "argo-e2e-expectedfailures"}) {
     for (const auto& entry : fs::recursive_directory_iterator(Conformance() + "/" + dir)) {
       if (!entry.is_regular_file()) continue;
       std::string rel = fs::relative(entry.path(), Conformance()).string();

@@ -240,26 +240,12 @@ struct KayentaMetric {
 };
 
 // An environment variable of a container; value_from is kept as JSON.
-struct ContainerEnvVar {
-  std::string name;
-  std::optional<std::string> value;
-  std::optional<nlohmann::json> value_from;
-};
-// The fields ramp reads from a container of an embedded pod spec.
-struct ContainerView {
-  std::string name;
-  std::string image;
-  std::vector<std::string> command;
-  std::vector<std::string> args;
-  std::vector<ContainerEnvVar> env;
-};
-
 // A Kubernetes batch/v1 Job run as a measurement (off Kubernetes: a local process built from
 // the first container). `spec` is the whole JobSpec as JSON.
 struct JobMetric {
   ObjectMeta metadata;
   nlohmann::json spec;
-  std::optional<ContainerView> container;  // spec.template.spec.containers[0]
+  std::optional<Container> container;  // spec.template.spec.containers[0]
   std::optional<int64_t> active_deadline_seconds;
   std::optional<int32_t> backoff_limit;
 };
@@ -342,19 +328,12 @@ bool MetricNameMatchesRule(std::string_view rule, std::string_view metric_name);
 
 // ---- AnalysisTemplate / ClusterAnalysisTemplate ----
 
-// templates[]: nested composition (Argo's AnalysisTemplateRef, named apart from the Rollout's
-// copy of it in rollout.h).
-struct NestedTemplateRef {
-  std::string template_name;
-  bool cluster_scope = false;
-};
-
 struct AnalysisTemplateSpec {
   std::vector<Metric> metrics;
   std::vector<Argument> args;
   std::vector<DryRun> dry_run;
   std::vector<MeasurementRetention> measurement_retention;
-  std::vector<NestedTemplateRef> templates;
+  std::vector<AnalysisTemplateRef> templates;  // nested composition
 };
 
 // Both kinds share this type; `cluster_scoped` tells them apart.
@@ -453,9 +432,9 @@ struct ExperimentTemplate {
   std::optional<int32_t> replicas;
   int32_t min_ready_seconds = 0;
   LabelSelector selector;
-  PodMetadata pod_metadata;                // template.metadata labels/annotations
-  nlohmann::json pod_template;             // the whole PodTemplateSpec
-  std::optional<ContainerView> container;  // template.spec.containers[0]
+  PodMetadata pod_metadata;            // template.metadata labels/annotations
+  nlohmann::json pod_template;         // the whole PodTemplateSpec
+  std::optional<Container> container;  // template.spec.containers[0]
   std::optional<ExperimentTemplateService> service;
   int32_t EffectiveReplicas() const {
     return replicas.value_or(kDefaultExperimentTemplateReplicas);

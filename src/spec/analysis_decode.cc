@@ -138,48 +138,9 @@ void CheckUrl(DecodeContext* ctx, const Node* obj, const std::string& path, std:
 
 enum class PodOwner { kJob, kReplicaSet };
 
-// Type-checks the container fields ramp reads and returns them.
-ContainerView CheckContainer(DecodeContext* ctx, const Node& n, const std::string& path,
-                             bool needs_image) {
-  ContainerView c;
-  ObjectReader r(ctx, &n, path, Mode::kLenient);
-  c.name = r.String("name").value_or("");
-  if (r.valid() && c.name.empty()) FieldError(ctx, &n, path, "name", kRequired);
-  c.image = r.String("image").value_or("");
-  if (r.valid() && needs_image && c.image.empty()) FieldError(ctx, &n, path, "image", kRequired);
-  c.command = r.StringList("command");
-  c.args = r.StringList("args");
-  c.env = r.List("env", [](DecodeContext* cx, const Node& en, const std::string& ep) {
-    ContainerEnvVar v;
-    ObjectReader er(cx, &en, ep, Mode::kLenient);
-    v.name = er.String("name").value_or("");
-    if (er.valid() && v.name.empty()) FieldError(cx, &en, ep, "name", kRequired);
-    v.value = er.String("value");
-    if (const Node* vf = er.Field("valueFrom")) {
-      if (!vf->IsMap()) {
-        cx->Error(vf->mark, er.FieldPath("valueFrom"),
-                  "expected a map (object), got " + std::string(vf->TypeName()));
-      } else {
-        v.value_from = ToJson(*vf);
-      }
-    }
-    return v;
-  });
-  if (const Node* res = r.Field("resources")) {
-    std::string rp = r.FieldPath("resources");
-    ObjectReader rr(ctx, res, rp, Mode::kLenient);
-    CheckResourceList(ctx, rr.Field("limits"), rr.FieldPath("limits"));
-    CheckResourceList(ctx, rr.Field("requests"), rr.FieldPath("requests"));
-  }
-  return c;
-}
-
-// Checks a PodTemplateSpec as Kubernetes would when the Job or ReplicaSet is created: at least
-// one container, each named (uniquely) and with an image, valid resource quantities, and a
-// restart policy the owner accepts. Returns the first container.
-std::optional<ContainerView> CheckPodTemplate(DecodeContext* ctx, const Node& tmpl,
-                                              const std::string& path, PodOwner owner,
-                                              PodMetadata* metadata) {
+std::optional<Container> CheckPodTemplate(DecodeContext* ctx, const Node& tmpl,
+                                          const std::string& path, PodOwner owner,
+                                          PodMetadata* metadata) {
   ObjectReader r(ctx, &tmpl, path, Mode::kLenient);
   if (!r.valid()) return std::nullopt;
   ObjectMeta meta = DecodeObjectMeta(ctx, r.Field("metadata"), r.FieldPath("metadata"));
@@ -193,7 +154,7 @@ std::optional<ContainerView> CheckPodTemplate(DecodeContext* ctx, const Node& tm
   }
   ObjectReader sr(ctx, spec, sp, Mode::kLenient);
   if (!sr.valid()) return std::nullopt;
-  std::optional<ContainerView> first;
+  std::optional<Container> first;
   std::set<std::string> names;
   for (std::string_view list : {"initContainers", "containers"}) {
     const Node* cn = sr.Field(list);
@@ -214,7 +175,7 @@ std::optional<ContainerView> CheckPodTemplate(DecodeContext* ctx, const Node& tm
     for (size_t i = 0; i < cn->items.size(); ++i) {
       std::string ip = IndexPath(lp, i);
       ctx->Record(ip, cn->items[i].mark);
-      ContainerView c = CheckContainer(ctx, cn->items[i], ip, /*needs_image=*/true);
+      Container c = DecodeContainer(ctx, cn->items[i], ip);
       if (!c.name.empty() && !names.insert(c.name).second) {
         FieldError(ctx, &cn->items[i], ip, "name",
                    "Duplicate value: container name " + Quote(c.name) + " is used twice");
@@ -910,15 +871,7 @@ AnalysisTemplateSpec DecodeTemplateSpec(DecodeContext* ctx, const Node* n,
   s.args = DecodeArgs(&r);
   s.dry_run = r.List("dryRun", DecodeDryRun);
   s.measurement_retention = r.List("measurementRetention", DecodeMeasurementRetention);
-  s.templates = r.List("templates", [](DecodeContext* c, const Node& tn, const std::string& tp) {
-    NestedTemplateRef ref;
-    ObjectReader tr(c, &tn, tp);
-    ref.template_name = tr.String("templateName").value_or("");
-    ref.cluster_scope = tr.Bool("clusterScope").value_or(false);
-    tr.Finish();
-    if (tr.valid()) RequireString(c, tn, tp, "templateName", ref.template_name, "");
-    return ref;
-  });
+  s.templates = r.List("templates", DecodeAnalysisTemplateRef);
   r.Finish();
   if (!r.valid()) return s;
   if (s.metrics.empty() && s.templates.empty()) {

@@ -224,6 +224,19 @@ Argument DecodeArgument(DecodeContext* ctx, const Node& node, const std::string&
   return a;
 }
 
+AnalysisTemplateRef DecodeAnalysisTemplateRef(DecodeContext* ctx, const Node& node,
+                                              const std::string& path) {
+  ObjectReader r(ctx, &node, path);
+  AnalysisTemplateRef t;
+  t.template_name = r.String("templateName").value_or("");
+  t.cluster_scope = r.Bool("clusterScope").value_or(false);
+  r.Finish();
+  if (r.valid() && t.template_name.empty()) {
+    ctx->Error(node.mark, ChildPath(path, "templateName"), "Required value");
+  }
+  return t;
+}
+
 DryRun DecodeDryRun(DecodeContext* ctx, const Node& node, const std::string& path) {
   ObjectReader r(ctx, &node, path);
   DryRun d{r.String("metricName").value_or("")};
@@ -244,6 +257,54 @@ MeasurementRetention DecodeMeasurementRetention(DecodeContext* ctx, const Node& 
     ctx->Error(node.mark, ChildPath(path, "limit"), "must be at least 1");
   }
   return m;
+}
+
+Container DecodeContainer(DecodeContext* ctx, const Node& n, const std::string& path) {
+  using Mode = ObjectReader::Mode;
+  ObjectReader r(ctx, &n, path, Mode::kLenient);
+  Container c;
+  c.name = r.String("name").value_or("");
+  c.image = r.String("image").value_or("");
+  if (r.valid() && c.name.empty()) ctx->Error(n.mark, ChildPath(path, "name"), "Required value");
+  if (r.valid() && c.image.empty()) {
+    ctx->Error(n.mark, ChildPath(path, "image"), "Required value");
+  }
+  c.command = r.StringList("command");
+  c.args = r.StringList("args");
+  c.env = r.List("env", [](DecodeContext* cx, const Node& en, const std::string& ep) {
+    ObjectReader er(cx, &en, ep, Mode::kLenient);
+    EnvVar v;
+    v.name = er.String("name").value_or("");
+    v.value = er.String("value");
+    if (const Node* vf = er.Field("valueFrom")) {
+      if (!vf->IsMap()) {
+        cx->Error(vf->mark, er.FieldPath("valueFrom"),
+                  "expected a map (object), got " + std::string(vf->TypeName()));
+      } else {
+        v.value_from = ToJson(*vf);
+      }
+    }
+    if (er.valid() && v.name.empty()) cx->Error(en.mark, ChildPath(ep, "name"), "Required value");
+    return v;
+  });
+  if (const Node* res = r.Field("resources")) {
+    ObjectReader rr(ctx, res, r.FieldPath("resources"), Mode::kLenient);
+    CheckResourceList(ctx, rr.Field("limits"), rr.FieldPath("limits"));
+    CheckResourceList(ctx, rr.Field("requests"), rr.FieldPath("requests"));
+  }
+  c.ports = r.List("ports", [](DecodeContext* cx, const Node& pn, const std::string& pp) {
+    ObjectReader pr(cx, &pn, pp, Mode::kLenient);
+    ContainerPort p;
+    p.name = pr.String("name").value_or("");
+    p.container_port = pr.Int32("containerPort").value_or(0);
+    p.protocol = pr.String("protocol").value_or("TCP");
+    if (pr.valid() && (p.container_port < 1 || p.container_port > 65535)) {
+      cx->Error(pr.FieldMark("containerPort"), ChildPath(pp, "containerPort"),
+                "must be between 1 and 65535, inclusive");
+    }
+    return p;
+  });
+  return c;
 }
 
 void CheckTypeMeta(ObjectReader* r, std::string_view expected_kind) {

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "spec/decode.h"
 
 namespace ramp::spec {
@@ -92,6 +94,15 @@ struct Argument {
 Argument DecodeArgument(DecodeContext* ctx, const Node& node, const std::string& path,
                         bool rollout_arg);
 
+// A reference to an AnalysisTemplate (or, with cluster_scope, a ClusterAnalysisTemplate): in a
+// Rollout's analysis and in an AnalysisTemplate's nested templates.
+struct AnalysisTemplateRef {
+  std::string template_name;
+  bool cluster_scope = false;
+};
+AnalysisTemplateRef DecodeAnalysisTemplateRef(DecodeContext* ctx, const Node& node,
+                                              const std::string& path);
+
 struct DryRun {
   std::string metric_name;  // a regular expression over metric names
 };
@@ -109,6 +120,33 @@ bool IsKubernetesQuantity(std::string_view s);
 // Checks a resource list (resources.limits or resources.requests): a bad quantity makes the API
 // server refuse the whole object, so it is an error here too.
 void CheckResourceList(DecodeContext* ctx, const Node* n, const std::string& path);
+
+struct ContainerPort {
+  std::string name;
+  int32_t container_port = 0;
+  std::string protocol;
+};
+
+struct EnvVar {
+  std::string name;
+  std::optional<std::string> value;
+  std::optional<nlohmann::json> value_from;
+};
+
+// The container fields ramp reads from an embedded pod spec (Rollout template, Job, Experiment);
+// the rest stays in the object's raw JSON.
+struct Container {
+  std::string name;
+  std::string image;
+  std::vector<std::string> command;
+  std::vector<std::string> args;
+  std::vector<EnvVar> env;
+  std::vector<ContainerPort> ports;
+};
+
+// Decodes one container leniently (Kubernetes' own fields pass untouched): type-checks what
+// ramp reads, requires name and image, and checks resource quantities.
+Container DecodeContainer(DecodeContext* ctx, const Node& node, const std::string& path);
 
 // Checks apiVersion/kind of a document root against the expected kind; reports mismatches.
 void CheckTypeMeta(ObjectReader* r, std::string_view expected_kind);

@@ -28,28 +28,6 @@ struct StringMatch {
   std::string regex;
 };
 
-struct ContainerPort {
-  std::string name;
-  int32_t container_port = 0;
-  std::string protocol;
-};
-
-struct EnvVar {
-  std::string name;
-  std::string value;
-  std::optional<nlohmann::json> value_from;
-};
-
-// The container fields ramp reads (the rest of the container stays in PodTemplate::raw).
-struct Container {
-  std::string name;
-  std::string image;
-  std::vector<std::string> command;
-  std::vector<std::string> args;
-  std::vector<EnvVar> env;
-  std::vector<ContainerPort> ports;
-};
-
 struct PodTemplate {
   ObjectMeta metadata;
   std::vector<Container> containers;
@@ -62,11 +40,6 @@ struct WorkloadRef {
   std::string kind;
   std::string name;
   std::string scale_down;  // never | onsuccess | progressively
-};
-
-struct AnalysisTemplateRef {
-  std::string template_name;
-  std::optional<bool> cluster_scope;
 };
 
 // RolloutAnalysis: step analysis, blue-green pre/post promotion, and (with starting_step)

@@ -23,18 +23,6 @@ std::optional<StringMatch> OptStringMatch(ObjectReader* r, std::string_view key)
   return DecodeStringMatch(r->ctx(), *n, r->FieldPath(key));
 }
 
-AnalysisTemplateRef DecodeTemplateRef(DecodeContext* ctx, const Node& n, const std::string& p) {
-  ObjectReader r(ctx, &n, p);
-  AnalysisTemplateRef t;
-  t.template_name = r.String("templateName").value_or("");
-  t.cluster_scope = r.Bool("clusterScope");
-  r.Finish();
-  if (t.template_name.empty()) {
-    ctx->Error(n.mark, ChildPath(p, "templateName"), "Required value");
-  }
-  return t;
-}
-
 std::vector<Argument> DecodeRolloutArgs(ObjectReader* r) {
   return r->List("args", [](DecodeContext* c, const Node& n, const std::string& p) {
     return DecodeArgument(c, n, p, /*rollout_arg=*/true);
@@ -45,7 +33,7 @@ RolloutAnalysis DecodeRolloutAnalysis(DecodeContext* ctx, const Node& n, const s
                                       bool background) {
   ObjectReader r(ctx, &n, path);
   RolloutAnalysis a;
-  a.templates = r.List("templates", DecodeTemplateRef);
+  a.templates = r.List("templates", DecodeAnalysisTemplateRef);
   a.args = DecodeRolloutArgs(&r);
   a.dry_run = r.List("dryRun", DecodeDryRun);
   a.measurement_retention = r.List("measurementRetention", DecodeMeasurementRetention);
@@ -535,43 +523,6 @@ BlueGreenStrategy DecodeBlueGreen(DecodeContext* ctx, const Node& n, const std::
     ctx->Error(n.mark, ChildPath(path, "activeService"), "Required value");
   }
   return b;
-}
-
-Container DecodeContainer(DecodeContext* ctx, const Node& n, const std::string& path) {
-  // Pod spec content is Kubernetes': type-check what ramp reads, let the rest pass.
-  ObjectReader r(ctx, &n, path, Mode::kLenient);
-  Container c;
-  c.name = r.String("name").value_or("");
-  c.image = r.String("image").value_or("");
-  c.command = r.StringList("command");
-  c.args = r.StringList("args");
-  c.env = r.List("env", [](DecodeContext* cx, const Node& en, const std::string& ep) {
-    ObjectReader er(cx, &en, ep, Mode::kLenient);
-    EnvVar v;
-    v.name = er.String("name").value_or("");
-    v.value = er.String("value").value_or("");
-    v.value_from = er.Json("valueFrom");
-    if (v.name.empty() && er.valid()) cx->Error(en.mark, ChildPath(ep, "name"), "Required value");
-    return v;
-  });
-  if (const Node* res = r.Field("resources")) {
-    ObjectReader rr(ctx, res, r.FieldPath("resources"), Mode::kLenient);
-    CheckResourceList(ctx, rr.Field("limits"), rr.FieldPath("limits"));
-    CheckResourceList(ctx, rr.Field("requests"), rr.FieldPath("requests"));
-  }
-  c.ports = r.List("ports", [](DecodeContext* cx, const Node& pn, const std::string& pp) {
-    ObjectReader pr(cx, &pn, pp, Mode::kLenient);
-    ContainerPort p;
-    p.name = pr.String("name").value_or("");
-    p.container_port = pr.Int32("containerPort").value_or(0);
-    p.protocol = pr.String("protocol").value_or("TCP");
-    if (pr.valid() && (p.container_port < 1 || p.container_port > 65535)) {
-      cx->Error(pr.FieldMark("containerPort"), ChildPath(pp, "containerPort"),
-                "must be between 1 and 65535, inclusive");
-    }
-    return p;
-  });
-  return c;
 }
 
 PodTemplate DecodePodTemplate(DecodeContext* ctx, const Node* n, const std::string& path) {

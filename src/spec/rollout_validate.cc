@@ -381,11 +381,9 @@ void ValidatePodTemplate(const Rollout& ro, Reporter* rep) {
   for (size_t i = 0; i < spec.template_.containers.size(); ++i) {
     const Container& c = spec.template_.containers[i];
     std::string cp = IndexPath("spec.template.spec.containers", i);
-    if (c.name.empty()) rep->Error(cp + ".name", "Required value");
     if (!c.name.empty() && !names.insert(c.name).second) {
       rep->Error(cp + ".name", "Duplicate value: \"" + c.name + "\"");
     }
-    if (c.image.empty()) rep->Error(cp + ".image", "Required value");
   }
 }
 

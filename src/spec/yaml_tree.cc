@@ -88,12 +88,16 @@ class Converter {
   // value, and whose own value is null.
   static bool IsUnquotedTemplate(const YAML::Node& in, std::string* inner) {
     if (in.size() != 1) return false;
+    // yaml-cpp's iterators yield temporaries: copy the nodes out (they are handles).
     auto it = in.begin();
-    const YAML::Node& key = it->first;
-    if (!it->second.IsNull() || !key.IsMap() || key.size() != 1) return false;
+    YAML::Node key = it->first;
+    YAML::Node value = it->second;
+    if (!value.IsNull() || !key.IsMap() || key.size() != 1) return false;
     auto kit = key.begin();
-    if (!kit->first.IsScalar() || !kit->second.IsNull()) return false;
-    *inner = kit->first.Scalar();
+    YAML::Node inner_key = kit->first;
+    YAML::Node inner_value = kit->second;
+    if (!inner_key.IsScalar() || !inner_value.IsNull()) return false;
+    *inner = inner_key.Scalar();
     return true;
   }
 

@@ -136,6 +136,8 @@ Mark FindDocumentLevelComma(std::string_view text) {
         return Mark{line, static_cast<int>(first) + 1};
       }
       seen_content = true;
+      // Brackets and quotes open something only where a token starts; inside a plain scalar
+      // ("a[b", "x\"y") they are ordinary characters.
       char quote = 0;
       for (size_t k = first; k < l.size(); ++k) {
         char c = l[k];
@@ -143,9 +145,13 @@ Mark FindDocumentLevelComma(std::string_view text) {
           if (c == quote) quote = 0;
           continue;
         }
+        char prev = k == first ? ' ' : l[k - 1];
+        bool token_start = prev == ' ' || prev == '\t' || prev == '[' || prev == '{' ||
+                           prev == ',' || (flow_depth > 0 && prev == ':');
+        if (!token_start && c != ']' && c != '}') continue;
         if (c == '\'' || c == '"') {
           quote = c;
-        } else if (c == '#' && (k == 0 || l[k - 1] == ' ')) {
+        } else if (c == '#') {
           break;
         } else if (c == '[' || c == '{') {
           ++flow_depth;

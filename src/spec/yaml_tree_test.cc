@@ -129,14 +129,16 @@ namespace {
 
 // yaml-cpp 0.7 allocates without bound on these; they must be refused up front.
 TEST(YamlTree, DocumentLevelCommaIsRefused) {
-  for (const char* text : {",", " ,", "[a]\n,", "- a\n,", "a: 1\n---\n,\n"}) {
+  for (const char* text :
+       {",", " ,", "[a]\n,", "- a\n,", "a: 1\n---\n,\n", "&a x\"y:\"[z\"a\n,30\"["}) {
     auto docs = ParseDocuments(text, "c.yaml");
     ASSERT_FALSE(docs.has_value()) << text;
     EXPECT_NE(docs.error().message().find("unexpected ','"), std::string::npos)
         << docs.error().message();
   }
   // Commas inside flow collections, quotes and indented continuations are fine.
-  for (const char* text : {"a: [1,\n  2]\n", "a: {b: 1\n  , c: 2}\n", "a: \"x,\"\n"}) {
+  for (const char* text : {"a: [1,\n  2]\n", "a: {b: 1\n  , c: 2}\n", "a: \"x,\"\n",
+                           "a: [\"x]\",\n, 2]\n", "- [a,\n, b]\n"}) {
     EXPECT_TRUE(ParseDocuments(text, "c.yaml").has_value()) << text;
   }
 }

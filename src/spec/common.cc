@@ -265,9 +265,9 @@ Container DecodeContainer(DecodeContext* ctx, const Node& n, const std::string& 
   Container c;
   c.name = r.String("name").value_or("");
   c.image = r.String("image").value_or("");
-  if (r.valid() && c.name.empty()) ctx->Error(n.mark, ChildPath(path, "name"), "Required value");
-  if (r.valid() && c.image.empty()) {
-    ctx->Error(n.mark, ChildPath(path, "image"), "Required value");
+  // A present but wrongly typed field already has its error.
+  for (const char* f : {"name", "image"}) {
+    if (r.valid() && n.Find(f) == nullptr) ctx->Error(n.mark, ChildPath(path, f), "Required value");
   }
   c.command = r.StringList("command");
   c.args = r.StringList("args");

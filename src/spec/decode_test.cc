@@ -115,3 +115,14 @@ TEST(DurationString, BareNumberNamesMissingUnit) {
 
 }  // namespace
 }  // namespace ramp::spec
+
+namespace ramp::spec {
+namespace {
+
+TEST(DidYouMean, CaseOnlyTypo) {
+  EXPECT_EQ(DidYouMean("specref", {"specRef", "name"}), "specRef");
+  EXPECT_EQ(DidYouMean("name", {"name"}), "");
+}
+
+}  // namespace
+}  // namespace ramp::spec

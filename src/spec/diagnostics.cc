@@ -134,7 +134,8 @@ std::string DidYouMean(std::string_view word, const std::vector<std::string>& ca
     }
   }
   size_t limit = std::max<size_t>(2, word.size() / 3);
-  if (best_d == 0 || best_d > limit) return "";
+  // Distance 0 (case ignored) is a case-only typo such as "specref" for "specRef".
+  if (best_d > limit || best == word) return "";
   return best;
 }
 

@@ -41,16 +41,17 @@ bool Matches(const LabelSelector& sel, const std::map<std::string, std::string>&
 }
 
 // Downward-API style paths Argo accepts for analysis args: metadata.name, .namespace, .uid,
-// metadata.labels['k'] and metadata.annotations['k'] (a missing key reads as "", as in
-// Kubernetes' fieldpath, so it is not an error).
+// .labels and .annotations (the whole map), and metadata.labels['k'] / metadata.annotations['k']
+// (a missing key reads as "", as in Kubernetes' fieldpath, so it is not an error).
 bool MetadataFieldResolves(const std::string& path) {
-  if (path == "metadata.name" || path == "metadata.namespace" || path == "metadata.uid") {
+  if (path == "metadata.name" || path == "metadata.namespace" || path == "metadata.uid" ||
+      path == "metadata.labels" || path == "metadata.annotations") {
     return true;
   }
-  for (std::string_view prefix : {"metadata.labels", "metadata.annotations"}) {
-    if (path.rfind(prefix, 0) != 0) continue;
-    std::string rest = path.substr(prefix.size());
-    return rest.size() >= 3 && rest.front() == '[' && rest.back() == ']';
+  for (std::string_view prefix : {"metadata.labels['", "metadata.annotations['"}) {
+    if (path.size() > prefix.size() + 2 && path.starts_with(prefix) && path.ends_with("']")) {
+      return true;
+    }
   }
   return false;
 }
@@ -296,14 +297,16 @@ void ValidateCanary(const Rollout& ro, const CanaryStrategy& c, Reporter* rep) {
             p + ".trafficRouting.managedRoutes",
             std::string(kMissingField) + "spec.strategy.canary.trafficRouting.managedRoutes'");
       } else {
-        const std::string& name =
-            s.set_header_route ? s.set_header_route->name : s.set_mirror_route->name;
-        if (!managed.count(name)) {
-          rep->Error(sp + (s.set_header_route ? ".setHeaderRoute" : ".setMirrorRoute"),
+        // A step may set both routes: each name must be managed.
+        auto check = [&](const std::string& name, const char* field) {
+          if (managed.count(name)) return;
+          rep->Error(sp + field,
                      "Steps define a route that does not exist in "
                      "spec.strategy.canary.trafficRouting.managedRoutes (route \"" +
                          name + "\")");
-        }
+        };
+        if (s.set_header_route) check(s.set_header_route->name, ".setHeaderRoute");
+        if (s.set_mirror_route) check(s.set_mirror_route->name, ".setMirrorRoute");
       }
     }
     std::vector<const Argument*> args;
@@ -393,7 +396,8 @@ std::optional<int32_t> ResolveIntOrPercent(const IntOrString& v, int32_t total, 
   if (!v.is_string) return v.int_value;
   int value = 0;
   if (!IsPercentOrInt(v, &value)) return std::nullopt;
-  if (v.str_value.back() != '%') return value;  // a bare "25" is a percentage in Argo's helper
+  // Every string is a percentage, "25" as much as "25%": Argo resolves these with Kubernetes'
+  // legacy GetValueFromIntOrPercent.
   int64_t scaled = static_cast<int64_t>(value) * total;
   return static_cast<int32_t>(round_up ? (scaled + 99) / 100 : scaled / 100);
 }

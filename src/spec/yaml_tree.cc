@@ -113,8 +113,9 @@ std::string CleanMessage(const std::string& what, const std::string& msg) {
   return what;
 }
 
-// yaml-cpp 0.7 allocates without bound when a ',' stands where a document-level node is
-// expected (",", " ,", "[a]\n,"). Such text is invalid YAML anyway (',' cannot start a plain
+// yaml-cpp 0.7 allocates without bound (or loops) when a ',' stands where a document-level node
+// is expected (",", " ,", "[a]\n,") or ends an anchor, alias or tag name outside a flow
+// collection ("&a,b", "!t,b"). Such text is invalid YAML anyway (',' cannot start a plain
 // scalar outside a flow collection), so refuse it before the parser sees it. Returns the
 // 1-based line and column of the offending comma, or {0, 0}.
 Mark FindDocumentLevelComma(std::string_view text) {
@@ -149,6 +150,13 @@ Mark FindDocumentLevelComma(std::string_view text) {
         bool token_start = prev == ' ' || prev == '\t' || prev == '[' || prev == '{' ||
                            prev == ',' || (flow_depth > 0 && prev == ':');
         if (!token_start && c != ']' && c != '}') continue;
+        if ((c == '&' || c == '*' || c == '!') && flow_depth == 0) {
+          // A flow indicator ends an anchor, alias or tag name, so `&a,b` or `!t,b` puts a
+          // ',' token in block context: the same unbounded allocation.
+          size_t name_end = l.find_first_of(" \t", k);
+          size_t comma = l.substr(0, name_end).find(',', k);
+          if (comma != std::string_view::npos) return Mark{line, static_cast<int>(comma) + 1};
+        }
         if (c == '\'' || c == '"') {
           quote = c;
         } else if (c == '#') {

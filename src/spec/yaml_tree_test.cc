@@ -129,8 +129,8 @@ namespace {
 
 // yaml-cpp 0.7 allocates without bound on these; they must be refused up front.
 TEST(YamlTree, DocumentLevelCommaIsRefused) {
-  for (const char* text :
-       {",", " ,", "[a]\n,", "- a\n,", "a: 1\n---\n,\n", "&a x\"y:\"[z\"a\n,30\"["}) {
+  for (const char* text : {",", " ,", "[a]\n,", "- a\n,", "a: 1\n---\n,\n",
+                           "&a x\"y:\"[z\"a\n,30\"[", "&a,b c", "!t,b c", "x: &a,b c"}) {
     auto docs = ParseDocuments(text, "c.yaml");
     ASSERT_FALSE(docs.has_value()) << text;
     EXPECT_NE(docs.error().message().find("unexpected ','"), std::string::npos)
@@ -138,7 +138,7 @@ TEST(YamlTree, DocumentLevelCommaIsRefused) {
   }
   // Commas inside flow collections, quotes and indented continuations are fine.
   for (const char* text : {"a: [1,\n  2]\n", "a: {b: 1\n  , c: 2}\n", "a: \"x,\"\n",
-                           "a: [\"x]\",\n, 2]\n", "- [a,\n, b]\n"}) {
+                           "a: [\"x]\",\n, 2]\n", "- [a,\n, b]\n", "[&a, b]\n", "a: [!t, x]\n"}) {
     EXPECT_TRUE(ParseDocuments(text, "c.yaml").has_value()) << text;
   }
 }

@@ -114,10 +114,11 @@ std::string CleanMessage(const std::string& what, const std::string& msg) {
 }
 
 // yaml-cpp 0.7 allocates without bound (or loops) when a ',' stands where a document-level node
-// is expected (",", " ,", "[a]\n,") or ends an anchor, alias or tag name outside a flow
-// collection ("&a,b", "!t,b"). Such text is invalid YAML anyway (',' cannot start a plain
-// scalar outside a flow collection), so refuse it before the parser sees it. Returns the
-// 1-based line and column of the offending comma, or {0, 0}.
+// is expected (",", " ,", "[a]\n,"), follows a closed flow collection or quoted scalar outside
+// any flow collection ('{"a": 1}, x'), or ends an anchor, alias or tag name there ("&a,b"). Such
+// text is invalid YAML anyway (',' cannot start a plain scalar outside a flow collection), so
+// refuse it before the parser sees it. Returns the 1-based line and column of the offending comma,
+// or {0, 0}.
 Mark FindDocumentLevelComma(std::string_view text) {
   int line = 1;
   int flow_depth = 0;
@@ -140,12 +141,22 @@ Mark FindDocumentLevelComma(std::string_view text) {
       // Brackets and quotes open something only where a token starts; inside a plain scalar
       // ("a[b", "x\"y") they are ordinary characters.
       char quote = 0;
+      bool after_closed = false;  // the last token closed a quote, or a flow collection at depth 0
       for (size_t k = first; k < l.size(); ++k) {
         char c = l[k];
         if (quote != 0) {
-          if (c == quote) quote = 0;
+          if (c == quote) {
+            quote = 0;
+            after_closed = flow_depth == 0;
+          }
           continue;
         }
+        if (c == ' ' || c == '\t') continue;
+        if (c == ',' && flow_depth == 0 && after_closed) {
+          // `{"a": 1}, x` or `"a", b` outside a flow collection.
+          return Mark{line, static_cast<int>(k) + 1};
+        }
+        after_closed = false;
         char prev = k == first ? ' ' : l[k - 1];
         bool token_start = prev == ' ' || prev == '\t' || prev == '[' || prev == '{' ||
                            prev == ',' || (flow_depth > 0 && prev == ':');
@@ -165,6 +176,7 @@ Mark FindDocumentLevelComma(std::string_view text) {
           ++flow_depth;
         } else if ((c == ']' || c == '}') && flow_depth > 0) {
           --flow_depth;
+          after_closed = flow_depth == 0;
         }
       }
     }

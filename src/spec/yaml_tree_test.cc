@@ -129,8 +129,9 @@ namespace {
 
 // yaml-cpp 0.7 allocates without bound on these; they must be refused up front.
 TEST(YamlTree, DocumentLevelCommaIsRefused) {
-  for (const char* text : {",", " ,", "[a]\n,", "- a\n,", "a: 1\n---\n,\n",
-                           "&a x\"y:\"[z\"a\n,30\"[", "&a,b c", "!t,b c", "x: &a,b c"}) {
+  for (const char* text :
+       {",", " ,", "[a]\n,", "- a\n,", "a: 1\n---\n,\n", "&a x\"y:\"[z\"a\n,30\"[", "&a,b c",
+        "!t,b c", "x: &a,b c", "{\"\": 1},\"spec\": 2", "a: \"x\", y\n"}) {
     auto docs = ParseDocuments(text, "c.yaml");
     ASSERT_FALSE(docs.has_value()) << text;
     EXPECT_NE(docs.error().message().find("unexpected ','"), std::string::npos)

@@ -123,6 +123,9 @@ Mark FindDocumentLevelComma(std::string_view text) {
   int line = 1;
   int flow_depth = 0;
   bool seen_content = false;
+  char quote = 0;             // an open quoted scalar, which may span lines
+  bool after_closed = false;  // the last token closed a quote or a flow collection at depth 0
+  int block_indent = -1;      // inside a block scalar: the indentation of its header line
   size_t i = 0;
   while (i < text.size()) {
     size_t end = text.find('\n', i);
@@ -130,58 +133,80 @@ Mark FindDocumentLevelComma(std::string_view text) {
     std::string_view l = text.substr(i, end - i);
     if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
     size_t first = l.find_first_not_of(" \t");
-    if (l.rfind("---", 0) == 0 || l.rfind("...", 0) == 0) {
-      seen_content = false;
-      flow_depth = 0;
-    } else if (first != std::string_view::npos && l[first] != '#') {
-      if (l[first] == ',' && flow_depth == 0 && (first == 0 || !seen_content)) {
-        return Mark{line, static_cast<int>(first) + 1};
-      }
-      seen_content = true;
-      // Brackets and quotes open something only where a token starts; inside a plain scalar
-      // ("a[b", "x\"y") they are ordinary characters.
-      char quote = 0;
-      bool after_closed = false;  // the last token closed a quote, or a flow collection at depth 0
-      for (size_t k = first; k < l.size(); ++k) {
-        char c = l[k];
-        if (quote != 0) {
-          if (c == quote) {
-            quote = 0;
-            after_closed = flow_depth == 0;
-          }
-          continue;
-        }
-        if (c == ' ' || c == '\t') continue;
-        if (c == ',' && flow_depth == 0 && after_closed) {
-          // `{"a": 1}, x` or `"a", b` outside a flow collection.
-          return Mark{line, static_cast<int>(k) + 1};
-        }
-        after_closed = false;
-        char prev = k == first ? ' ' : l[k - 1];
-        bool token_start = prev == ' ' || prev == '\t' || prev == '[' || prev == '{' ||
-                           prev == ',' || (flow_depth > 0 && prev == ':');
-        if (!token_start && c != ']' && c != '}') continue;
-        if ((c == '&' || c == '*' || c == '!') && flow_depth == 0) {
-          // A flow indicator ends an anchor, alias or tag name, so `&a,b` or `!t,b` puts a
-          // ',' token in block context: the same unbounded allocation.
-          size_t name_end = l.find_first_of(" \t", k);
-          size_t comma = l.substr(0, name_end).find(',', k);
-          if (comma != std::string_view::npos) return Mark{line, static_cast<int>(comma) + 1};
-        }
-        if (c == '\'' || c == '"') {
-          quote = c;
-        } else if (c == '#') {
-          break;
-        } else if (c == '[' || c == '{') {
-          ++flow_depth;
-        } else if ((c == ']' || c == '}') && flow_depth > 0) {
-          --flow_depth;
-          after_closed = flow_depth == 0;
-        }
-      }
-    }
     ++line;
     i = end + 1;
+    int at = line - 1;
+    if (block_indent >= 0) {
+      // Block scalar content: blank lines and lines indented deeper than the header.
+      if (first == std::string_view::npos || static_cast<int>(first) > block_indent) continue;
+      block_indent = -1;
+    }
+    if (quote == 0 && (l.rfind("---", 0) == 0 || l.rfind("...", 0) == 0)) {
+      seen_content = false;
+      flow_depth = 0;
+      after_closed = false;
+      continue;
+    }
+    if (first == std::string_view::npos) continue;
+    if (quote == 0 && l[first] == '#') continue;
+    if (quote == 0 && l[first] == ',' && flow_depth == 0 &&
+        (first == 0 || !seen_content || after_closed)) {
+      return Mark{at, static_cast<int>(first) + 1};
+    }
+    seen_content = true;
+    // Brackets and quotes open something only where a token starts; inside a plain scalar
+    // ("a[b", "x\"y") they are ordinary characters.
+    for (size_t k = first; k < l.size(); ++k) {
+      char c = l[k];
+      if (quote != 0) {
+        if (quote == '"' && c == '\\') {
+          ++k;
+        } else if (c == quote) {
+          quote = 0;
+          after_closed = flow_depth == 0;
+        }
+        continue;
+      }
+      if (c == ' ' || c == '\t') continue;
+      if (c == ',' && flow_depth == 0 && after_closed) {
+        // `{"a": 1}, x` or `"a", b` outside a flow collection.
+        return Mark{at, static_cast<int>(k) + 1};
+      }
+      after_closed = false;
+      char prev = k == first ? ' ' : l[k - 1];
+      bool token_start = prev == ' ' || prev == '\t' || prev == '[' || prev == '{' || prev == ',' ||
+                         (flow_depth > 0 && prev == ':');
+      if (!token_start && c != ']' && c != '}') continue;
+      if ((c == '&' || c == '*' || c == '!') && flow_depth == 0) {
+        // A flow indicator ends an anchor, alias or tag name, so `&a,b` or `!t,b` puts a
+        // ',' token in block context: the same unbounded allocation.
+        size_t name_end = l.find_first_of(" \t", k);
+        size_t comma = l.substr(0, name_end).find(',', k);
+        if (comma != std::string_view::npos) return Mark{at, static_cast<int>(comma) + 1};
+      }
+      if ((c == '|' || c == '>') && flow_depth == 0) {
+        // A block scalar header: `|`, `>-`, `|2+`, optionally followed by a comment.
+        size_t h = k + 1;
+        while (h < l.size() && (l[h] == '+' || l[h] == '-' || (l[h] >= '1' && l[h] <= '9'))) {
+          ++h;
+        }
+        size_t rest = l.find_first_not_of(" \t", h);
+        if (rest == std::string_view::npos || l[rest] == '#') {
+          block_indent = static_cast<int>(first);
+          break;
+        }
+      }
+      if (c == '\'' || c == '"') {
+        quote = c;
+      } else if (c == '#') {
+        break;
+      } else if (c == '[' || c == '{') {
+        ++flow_depth;
+      } else if ((c == ']' || c == '}') && flow_depth > 0) {
+        --flow_depth;
+        after_closed = flow_depth == 0;
+      }
+    }
   }
   return Mark{};
 }

@@ -154,10 +154,14 @@ Mark FindDocumentLevelComma(std::string_view text) {
       return Mark{at, static_cast<int>(first) + 1};
     }
     seen_content = true;
-    // Brackets and quotes open something only where a token starts; inside a plain scalar
-    // ("a[b", "x\"y") they are ordinary characters.
+    // A small mirror of yaml-cpp's scanner: brackets and quotes open something only where a
+    // token starts; inside a plain scalar ("a[b", "x\"y", `spec":{`) they are ordinary
+    // characters, and a plain scalar outside flow collections runs to ": ", " #" or the end of
+    // the line.
+    bool in_plain = false;
     for (size_t k = first; k < l.size(); ++k) {
       char c = l[k];
+      char next = k + 1 < l.size() ? l[k + 1] : ' ';
       if (quote != 0) {
         if (quote == '"' && c == '\\') {
           ++k;
@@ -167,22 +171,30 @@ Mark FindDocumentLevelComma(std::string_view text) {
         }
         continue;
       }
+      if (in_plain) {
+        bool ends = (c == ':' && (next == ' ' || next == '\t')) ||
+                    (c == '#' && (l[k - 1] == ' ' || l[k - 1] == '\t')) ||
+                    (flow_depth > 0 && (c == ',' || c == '[' || c == ']' || c == '{' || c == '}' ||
+                                        (c == ':' && next == ',')));
+        if (!ends) continue;
+        in_plain = false;
+      }
       if (c == ' ' || c == '\t') continue;
       if (c == ',' && flow_depth == 0 && after_closed) {
         // `{"a": 1}, x` or `"a", b` outside a flow collection.
         return Mark{at, static_cast<int>(k) + 1};
       }
       after_closed = false;
-      char prev = k == first ? ' ' : l[k - 1];
-      bool token_start = prev == ' ' || prev == '\t' || prev == '[' || prev == '{' || prev == ',' ||
-                         (flow_depth > 0 && prev == ':');
-      if (!token_start && c != ']' && c != '}') continue;
+      if (c == '#') break;
       if ((c == '&' || c == '*' || c == '!') && flow_depth == 0) {
         // A flow indicator ends an anchor, alias or tag name, so `&a,b` or `!t,b` puts a
         // ',' token in block context: the same unbounded allocation.
         size_t name_end = l.find_first_of(" \t", k);
         size_t comma = l.substr(0, name_end).find(',', k);
         if (comma != std::string_view::npos) return Mark{at, static_cast<int>(comma) + 1};
+        if (name_end == std::string_view::npos) break;
+        k = name_end;
+        continue;
       }
       if ((c == '|' || c == '>') && flow_depth == 0) {
         // A block scalar header: `|`, `>-`, `|2+`, optionally followed by a comment.
@@ -198,13 +210,18 @@ Mark FindDocumentLevelComma(std::string_view text) {
       }
       if (c == '\'' || c == '"') {
         quote = c;
-      } else if (c == '#') {
-        break;
       } else if (c == '[' || c == '{') {
         ++flow_depth;
-      } else if ((c == ']' || c == '}') && flow_depth > 0) {
-        --flow_depth;
+      } else if (c == ']' || c == '}') {
+        if (flow_depth > 0) --flow_depth;
         after_closed = flow_depth == 0;
+      } else if (c == ',' && flow_depth > 0) {
+        // a flow entry separator
+      } else if ((c == '-' || c == '?' || c == ':') &&
+                 (next == ' ' || next == '\t' || k + 1 == l.size())) {
+        // a block indicator
+      } else {
+        in_plain = true;
       }
     }
   }

@@ -1,5 +1,7 @@
 #include "spec/manifest.h"
 
+#include "spec/manifest_testing.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -11,6 +13,10 @@
 namespace ramp::spec {
 namespace {
 
+using testing_util::Diag;
+using testing_util::Indent;
+using testing_util::Loaded;
+
 using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -20,22 +26,6 @@ using ::testing::StartsWith;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers.
-
-// Indents every non-empty line of `text` by `n` spaces.
-std::string Indent(std::string_view text, int n) {
-  std::string out;
-  std::string pad(static_cast<size_t>(n), ' ');
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string_view::npos) end = text.size();
-    std::string_view line = text.substr(start, end - start);
-    if (!line.empty()) out += pad + std::string(line);
-    out += '\n';
-    start = end + 1;
-  }
-  return out;
-}
 
 // A valid Rollout named shop whose pods carry app=shop and tier=web; `strategy` (column 0) is
 // the content of spec.strategy and starts on line 19.
@@ -91,45 +81,6 @@ std::string VirtualServiceDoc(std::string_view name, std::string_view http) {
   return "---\napiVersion: networking.istio.io/v1beta1\nkind: VirtualService\nmetadata:\n"
          "  name: " +
          std::string(name) + "\nspec:\n  hosts: [shop]\n  http:\n" + Indent(http, 2);
-}
-
-struct Loaded {
-  explicit Loaded(std::string t) : text(std::move(t)), set(LoadManifests(text, "r.yaml")) {}
-
-  std::vector<std::string> Of(Severity severity) const {
-    std::vector<std::string> out;
-    for (const auto& d : set.diagnostics.items()) {
-      if (d.severity != severity) continue;
-      out.push_back(std::to_string(d.mark.line) + ":" + std::to_string(d.mark.column) + " " +
-                    d.path + " | " + d.message);
-    }
-    return out;
-  }
-  std::vector<std::string> Errors() const { return Of(Severity::kError); }
-  std::vector<std::string> Warnings() const { return Of(Severity::kWarning); }
-  std::vector<std::string> Strings() const {
-    std::vector<std::string> out;
-    for (const auto& d : set.diagnostics.items()) out.push_back(d.ToString());
-    return out;
-  }
-  // "LINE:COL" of the `nth` occurrence of `needle` in the text.
-  std::string Pos(std::string_view needle, int nth = 0) const {
-    size_t at = text.find(needle);
-    for (int i = 0; i < nth && at != std::string::npos; ++i) at = text.find(needle, at + 1);
-    EXPECT_NE(at, std::string::npos) << "no \"" << needle << "\" in the text";
-    if (at == std::string::npos) return "?";
-    size_t line_start = text.rfind('\n', at);
-    line_start = line_start == std::string::npos ? 0 : line_start + 1;
-    int line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + at, '\n'));
-    return std::to_string(line) + ":" + std::to_string(at - line_start + 1);
-  }
-
-  std::string text;
-  ManifestSet set;
-};
-
-auto Diag(const std::string& pos, const std::string& path, const std::string& fragment) {
-  return AllOf(StartsWith(pos + " " + path + " | "), HasSubstr(fragment));
 }
 
 // ---------------------------------------------------------------------------------------------

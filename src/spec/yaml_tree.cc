@@ -141,11 +141,13 @@ Mark FindDocumentLevelComma(std::string_view text) {
       if (first == std::string_view::npos || static_cast<int>(first) > block_indent) continue;
       block_indent = -1;
     }
-    if (quote == 0 && (l.rfind("---", 0) == 0 || l.rfind("...", 0) == 0)) {
+    if (quote == 0 && (l.rfind("---", 0) == 0 || l.rfind("...", 0) == 0) &&
+        (l.size() == 3 || l[3] == ' ' || l[3] == '\t')) {
+      // A document marker; "--- x" starts the new document's content on the same line.
       seen_content = false;
       flow_depth = 0;
       after_closed = false;
-      continue;
+      first = l.find_first_not_of(" \t", 3);
     }
     if (first == std::string_view::npos) continue;
     if (quote == 0 && l[first] == '#') continue;

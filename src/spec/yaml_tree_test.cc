@@ -131,7 +131,8 @@ namespace {
 TEST(YamlTree, DocumentLevelCommaIsRefused) {
   for (const char* text :
        {",", " ,", "[a]\n,", "- a\n,", "a: 1\n---\n,\n", "&a x\"y:\"[z\"a\n,30\"[", "&a,b c",
-        "!t,b c", "x: &a,b c", "{\"\": 1},\"spec\": 2", "a: \"x\", y\n", "\"multi\nline\",x"}) {
+        "!t,b c", "x: &a,b c", "{\"\": 1},\"spec\": 2", "a: \"x\", y\n", "\"multi\nline\",x",
+        "--- ,", "a: 1\n--- ,x\n"}) {
     auto docs = ParseDocuments(text, "c.yaml");
     ASSERT_FALSE(docs.has_value()) << text;
     EXPECT_NE(docs.error().message().find("unexpected ','"), std::string::npos)
@@ -141,7 +142,8 @@ TEST(YamlTree, DocumentLevelCommaIsRefused) {
   for (const char* text :
        {"a: [1,\n  2]\n", "a: {b: 1\n  , c: 2}\n", "a: \"x,\"\n", "a: [\"x]\",\n, 2]\n",
         "- [a,\n, b]\n", "[&a, b]\n", "a: [!t, x]\n", "a: |\n  echo \"x\n  , y\nb: 1\n",
-        "a: >-\n  ,x\n", "a: 'it''s'\nb: 'x, y'\n"}) {
+        "a: >-\n  ,x\n", "a: 'it''s'\nb: 'x, y'\n", "--- [a,\n, b]\n", "---\n--- a\n",
+        "---x: 1\n"}) {
     EXPECT_TRUE(ParseDocuments(text, "c.yaml").has_value()) << text;
   }
 }

@@ -1,5 +1,7 @@
 // Replays fuzz seed files through a libFuzzer entry point without libFuzzer, so the seed
 // corpora run as ordinary tests under g++. Usage: replay DIR_OR_FILE...
+#include <sys/resource.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -12,6 +14,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
 int main(int argc, char** argv) {
   namespace fs = std::filesystem;
+  // A parser that allocates without bound must fail fast here, not take the machine down.
+  struct rlimit limit = {4ull << 30, 4ull << 30};
+  setrlimit(RLIMIT_AS, &limit);
   size_t count = 0;
   for (int i = 1; i < argc; ++i) {
     std::vector<fs::path> files;

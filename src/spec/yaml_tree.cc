@@ -119,13 +119,25 @@ std::string CleanMessage(const std::string& what, const std::string& msg) {
 // text is invalid YAML anyway (',' cannot start a plain scalar outside a flow collection), so
 // refuse it before the parser sees it. Returns the 1-based line and column of the offending comma,
 // or {0, 0}.
-Mark FindDocumentLevelComma(std::string_view text) {
+struct ParserTrap {
+  Mark mark;
+  const char* reason = "";
+};
+
+ParserTrap FindParserTrap(std::string_view text) {
+  constexpr char kComma[] = "unexpected ',' outside a flow collection";
+  constexpr char kAfterRoot[] =
+      "unexpected content after the document's root collection or quoted scalar (start a new "
+      "document with ---)";
   int line = 1;
   int flow_depth = 0;
   bool seen_content = false;
   char quote = 0;             // an open quoted scalar, which may span lines
   bool after_closed = false;  // the last token closed a quote or a flow collection at depth 0
   int block_indent = -1;      // inside a block scalar: the indentation of its header line
+  int doc_tokens = 0;         // tokens seen in the current document
+  bool root_open = false;     // the document's root is a flow collection or quoted scalar
+  bool root_closed = false;   // ... and it has ended: nothing but comments may follow
   size_t i = 0;
   while (i < text.size()) {
     size_t end = text.find('\n', i);
@@ -147,13 +159,16 @@ Mark FindDocumentLevelComma(std::string_view text) {
       seen_content = false;
       flow_depth = 0;
       after_closed = false;
+      doc_tokens = 0;
+      root_open = false;
+      root_closed = false;
       first = l.find_first_not_of(" \t", 3);
     }
     if (first == std::string_view::npos) continue;
     if (quote == 0 && l[first] == '#') continue;
     if (quote == 0 && l[first] == ',' && flow_depth == 0 &&
         (first == 0 || !seen_content || after_closed)) {
-      return Mark{at, static_cast<int>(first) + 1};
+      return ParserTrap{Mark{at, static_cast<int>(first) + 1}, kComma};
     }
     seen_content = true;
     // A small mirror of yaml-cpp's scanner: brackets and quotes open something only where a
@@ -170,6 +185,7 @@ Mark FindDocumentLevelComma(std::string_view text) {
         } else if (c == quote) {
           quote = 0;
           after_closed = flow_depth == 0;
+          if (root_open && flow_depth == 0) root_closed = true;
         }
         continue;
       }
@@ -182,9 +198,14 @@ Mark FindDocumentLevelComma(std::string_view text) {
         in_plain = false;
       }
       if (c == ' ' || c == '\t') continue;
+      if (root_closed && c != '#' && c != ',') {
+        // yaml-cpp starts a document of its own after "[a]" and can loop on what follows
+        // ("[a]x\n?").
+        return ParserTrap{Mark{at, static_cast<int>(k) + 1}, kAfterRoot};
+      }
       if (c == ',' && flow_depth == 0 && after_closed) {
         // `{"a": 1}, x` or `"a", b` outside a flow collection.
-        return Mark{at, static_cast<int>(k) + 1};
+        return ParserTrap{Mark{at, static_cast<int>(k) + 1}, kComma};
       }
       after_closed = false;
       if (c == '#') break;
@@ -193,7 +214,9 @@ Mark FindDocumentLevelComma(std::string_view text) {
         // ',' token in block context: the same unbounded allocation.
         size_t name_end = l.find_first_of(" \t", k);
         size_t comma = l.substr(0, name_end).find(',', k);
-        if (comma != std::string_view::npos) return Mark{at, static_cast<int>(comma) + 1};
+        if (comma != std::string_view::npos) {
+          return ParserTrap{Mark{at, static_cast<int>(comma) + 1}, kComma};
+        }
         if (name_end == std::string_view::npos) break;
         k = name_end;
         continue;
@@ -210,13 +233,17 @@ Mark FindDocumentLevelComma(std::string_view text) {
           break;
         }
       }
+      bool first_token = doc_tokens++ == 0;
       if (c == '\'' || c == '"') {
         quote = c;
+        root_open = root_open || first_token;
       } else if (c == '[' || c == '{') {
+        root_open = root_open || first_token;
         ++flow_depth;
       } else if (c == ']' || c == '}') {
         if (flow_depth > 0) --flow_depth;
         after_closed = flow_depth == 0;
+        if (root_open && flow_depth == 0) root_closed = true;
       } else if (c == ',' && flow_depth > 0) {
         // a flow entry separator
       } else if ((c == '-' || c == '?' || c == ':') &&
@@ -227,7 +254,7 @@ Mark FindDocumentLevelComma(std::string_view text) {
       }
     }
   }
-  return Mark{};
+  return ParserTrap{};
 }
 
 }  // namespace
@@ -369,11 +396,10 @@ StatusOr<std::vector<Document>> ParseDocuments(std::string_view text, std::strin
   if (text.find('\0') != std::string_view::npos) {
     return Fail(InvalidArgumentError(prefix + ": file contains a NUL byte (not a text file)"));
   }
-  if (Mark m = FindDocumentLevelComma(text); m.known()) {
-    return Fail(InvalidArgumentError(prefix + ":" + std::to_string(m.line) + ":" +
-                                     std::to_string(m.column) +
-                                     ": YAML syntax error: unexpected ',' outside a flow "
-                                     "collection"));
+  if (ParserTrap trap = FindParserTrap(text); trap.mark.known()) {
+    return Fail(InvalidArgumentError(prefix + ":" + std::to_string(trap.mark.line) + ":" +
+                                     std::to_string(trap.mark.column) +
+                                     ": YAML syntax error: " + trap.reason));
   }
   std::vector<YAML::Node> raw;
   try {

@@ -128,6 +128,18 @@ namespace ramp::spec {
 namespace {
 
 // yaml-cpp 0.7 allocates without bound on these; they must be refused up front.
+TEST(YamlTree, ContentAfterARootFlowCollectionIsRefused) {
+  for (const char* text : {"[a]x\n?\n", "{a: 1} b", "\"s\"\nx: 1\n"}) {
+    auto docs = ParseDocuments(text, "r.yaml");
+    ASSERT_FALSE(docs.has_value()) << text;
+    EXPECT_NE(docs.error().message().find("after the document's root"), std::string::npos)
+        << docs.error().message();
+  }
+  for (const char* text : {"[a] # c\n", "{\"a\": [1,\n  2]}\n", "[a]\n---\n[b]\n", "\"s\"\n"}) {
+    EXPECT_TRUE(ParseDocuments(text, "r.yaml").has_value()) << text;
+  }
+}
+
 TEST(YamlTree, DocumentLevelCommaIsRefused) {
   for (const char* text :
        {",", " ,", "[a]\n,", "- a\n,", "a: 1\n---\n,\n", "&a x\"y:\"[z\"a\n,30\"[", "&a,b c",

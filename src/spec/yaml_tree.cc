@@ -124,11 +124,13 @@ struct ParserTrap {
   const char* reason = "";
 };
 
+// Static storage: a ParserTrap points at these after FindParserTrap returns.
+constexpr char kComma[] = "unexpected ',' outside a flow collection";
+constexpr char kAfterRoot[] =
+    "unexpected content after the document's root collection or quoted scalar (start a new "
+    "document with ---)";
+
 ParserTrap FindParserTrap(std::string_view text) {
-  constexpr char kComma[] = "unexpected ',' outside a flow collection";
-  constexpr char kAfterRoot[] =
-      "unexpected content after the document's root collection or quoted scalar (start a new "
-      "document with ---)";
   int line = 1;
   int flow_depth = 0;
   bool seen_content = false;

@@ -129,6 +129,7 @@ constexpr char kComma[] = "unexpected ',' outside a flow collection";
 constexpr char kAfterRoot[] =
     "unexpected content after the document's root collection or quoted scalar (start a new "
     "document with ---)";
+constexpr char kDirective[] = "unknown YAML directive (only %YAML and %TAG are allowed)";
 
 ParserTrap FindParserTrap(std::string_view text) {
   int line = 1;
@@ -168,6 +169,12 @@ ParserTrap FindParserTrap(std::string_view text) {
     }
     if (first == std::string_view::npos) continue;
     if (quote == 0 && l[first] == '#') continue;
+    if (quote == 0 && flow_depth == 0 && !seen_content && first == 0 && l[0] == '%') {
+      // A directive line before the document: yaml-cpp reads others in ways the rest of this
+      // screen cannot follow.
+      if (l.rfind("%YAML ", 0) == 0 || l.rfind("%TAG ", 0) == 0) continue;
+      return ParserTrap{Mark{at, 1}, kDirective};
+    }
     if (quote == 0 && l[first] == ',' && flow_depth == 0 &&
         (first == 0 || !seen_content || after_closed)) {
       return ParserTrap{Mark{at, static_cast<int>(first) + 1}, kComma};

@@ -140,6 +140,15 @@ TEST(YamlTree, ContentAfterARootFlowCollectionIsRefused) {
   }
 }
 
+TEST(YamlTree, UnknownDirectiveIsRefused) {
+  auto docs = ParseDocuments("%[a\n---\na: 1\n", "d.yaml");
+  ASSERT_FALSE(docs.has_value());
+  EXPECT_NE(docs.error().message().find("d.yaml:1:1: YAML syntax error: unknown YAML directive"),
+            std::string::npos)
+      << docs.error().message();
+  EXPECT_TRUE(ParseDocuments("%YAML 1.2\n---\na: 1\n", "d.yaml").has_value());
+}
+
 TEST(YamlTree, DocumentLevelCommaIsRefused) {
   for (const char* text :
        {",", " ,", "[a]\n,", "- a\n,", "a: 1\n---\n,\n", "&a x\"y:\"[z\"a\n,30\"[", "&a,b c",

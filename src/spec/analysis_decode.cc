@@ -1279,48 +1279,44 @@ AnalysisTemplate DecodeClusterAnalysisTemplate(DecodeContext* ctx, const Node& r
   return DecodeTemplateDocument(ctx, root, "ClusterAnalysisTemplate", /*cluster=*/true);
 }
 
-AnalysisRun DecodeAnalysisRun(DecodeContext* ctx, const Node& root) {
-  AnalysisRun run;
+namespace {
+
+// AnalysisRun and Experiment documents share one shape: metadata (named), a required spec and
+// an optional status, each with its own decoder.
+template <typename T, typename SpecDecoder, typename StatusDecoder>
+T DecodeObjectWithStatus(DecodeContext* ctx, const Node& root, std::string_view kind,
+                         SpecDecoder decode_spec, StatusDecoder decode_status) {
+  T obj;
   ObjectReader r(ctx, &root, "");
-  CheckTypeMeta(&r, "AnalysisRun");
-  run.metadata = DecodeObjectMeta(ctx, r.Field("metadata"), "metadata");
+  CheckTypeMeta(&r, kind);
+  obj.metadata = DecodeObjectMeta(ctx, r.Field("metadata"), "metadata");
   const Node* spec = r.Field("spec");
   const Node* status = r.Field("status");
   r.Finish();
-  if (!r.valid()) return run;
-  RequireNamed(ctx, root, run.metadata);
+  if (!r.valid()) return obj;
+  RequireNamed(ctx, root, obj.metadata);
   if (spec == nullptr) {
     ctx->Error(root.mark, "spec", kRequired);
   } else {
-    run.spec = DecodeRunSpec(ctx, spec, "spec");
+    obj.spec = decode_spec(ctx, spec, "spec");
   }
   if (status != nullptr) {
-    run.has_status = true;
-    run.status = DecodeRunStatus(ctx, status, "status");
+    obj.has_status = true;
+    obj.status = decode_status(ctx, status, "status");
   }
-  return run;
+  return obj;
+}
+
+}  // namespace
+
+AnalysisRun DecodeAnalysisRun(DecodeContext* ctx, const Node& root) {
+  return DecodeObjectWithStatus<AnalysisRun>(ctx, root, "AnalysisRun", DecodeRunSpec,
+                                             DecodeRunStatus);
 }
 
 Experiment DecodeExperiment(DecodeContext* ctx, const Node& root) {
-  Experiment e;
-  ObjectReader r(ctx, &root, "");
-  CheckTypeMeta(&r, "Experiment");
-  e.metadata = DecodeObjectMeta(ctx, r.Field("metadata"), "metadata");
-  const Node* spec = r.Field("spec");
-  const Node* status = r.Field("status");
-  r.Finish();
-  if (!r.valid()) return e;
-  RequireNamed(ctx, root, e.metadata);
-  if (spec == nullptr) {
-    ctx->Error(root.mark, "spec", kRequired);
-  } else {
-    e.spec = DecodeExperimentSpec(ctx, spec, "spec");
-  }
-  if (status != nullptr) {
-    e.has_status = true;
-    e.status = DecodeExperimentStatus(ctx, status, "status");
-  }
-  return e;
+  return DecodeObjectWithStatus<Experiment>(ctx, root, "Experiment", DecodeExperimentSpec,
+                                            DecodeExperimentStatus);
 }
 
 }  // namespace ramp::spec

@@ -1,0 +1,544 @@
+// Reconcile against a small in-memory world: instances that become ready a fixed time after they
+// are asked for, an ideal traffic router, and metric answers chosen by each test. The world
+// carries out intents exactly as types.h says the runtime does, and reconciles to a fixpoint at
+// each time it is woken, so each test reads like one of the timelines of reference §2.7.
+#include "engine/reconcile.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "analysis/expr_evaluator.h"
+#include "spec/manifest.h"
+
+namespace ramp::engine {
+namespace {
+
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr Time kT0 = Time(std::chrono::seconds(1'767'225'600));  // 2026-01-01T00:00:00Z
+
+struct SeenEvent {
+  int64_t t;  // seconds since kT0
+  std::string reason;
+  std::string message;
+  std::optional<int32_t> step;
+  std::optional<int32_t> weight;
+};
+
+class World {
+ public:
+  explicit World(const std::string& yaml) {
+    set_ = spec::LoadManifests(yaml, "w.yaml");
+    EXPECT_TRUE(set_.ok()) << [&] {
+      std::string d;
+      for (const auto& x : set_.diagnostics.items()) d += x.ToString() + "\n";
+      return d;
+    }();
+    if (!set_.rollouts.empty()) rollout_ = *set_.rollouts[0].object;
+    if (!rollout_.metadata.generation) rollout_.metadata.generation = 1;
+    for (const auto& t : set_.analysis_templates) templates_.push_back(*t.object);
+    for (const auto& t : set_.cluster_analysis_templates) templates_.push_back(*t.object);
+    ctx_.evaluator.condition = analysis::ExprConditionEvaluator();
+  }
+
+  // Deploys the spec as it is, before kT0, with instances ready at once.
+  void Deploy() {
+    Duration saved = ready_after_;
+    ready_after_ = Duration::zero();
+    now_ = kT0 - std::chrono::hours(1);
+    RunUntil(kT0 - std::chrono::seconds(1));
+    ready_after_ = saved;
+    events_.clear();
+    weights_set_.clear();
+    now_ = kT0;
+  }
+
+  void SetImage(const std::string& image) {
+    auto result = SetRolloutImage(rollout_.spec, state_.status, "*", image);
+    ASSERT_TRUE(result.has_value()) << result.error().message();
+    Apply(*result);
+  }
+  void Apply(const ActionResult& r) {
+    if (r.spec.template_.raw != rollout_.spec.template_.raw ||
+        r.spec.paused != rollout_.spec.paused || r.spec.restart_at != rollout_.spec.restart_at) {
+      rollout_.metadata.generation = *rollout_.metadata.generation + 1;
+    }
+    rollout_.spec = r.spec;
+    state_.status = r.status;
+  }
+
+  // Runs the event-driven loop until `until` (or until nothing is left to wake for).
+  void RunUntil(Time until) {
+    for (int guard = 0; guard < 10'000; ++guard) {
+      Settle();
+      std::optional<Time> next = NextWake();
+      if (!next || *next > until) break;
+      now_ = *next;
+    }
+  }
+  void RunFor(Duration d) { RunUntil(now_ + d); }
+
+  // Reconciles at now_ until nothing changes.
+  void Settle() {
+    for (int i = 0; i < 200; ++i) {
+      Observed obs = Observe();
+      ReconcileResult r = Reconcile(ctx(), state_, obs, now_);
+      pending_measurements_.clear();
+      const std::string before = Fingerprint(state_);
+      state_ = std::move(r.state);
+      wake_ = r.wake_at;
+      bool changed = Execute(r.intents);
+      if (!changed && before == Fingerprint(state_) && pending_measurements_.empty()) return;
+    }
+    ADD_FAILURE() << "no fixpoint at t=" << Seconds(now_);
+  }
+
+  std::function<MeasurementUpdate(const std::string& metric, int64_t t)> metrics;
+  Duration ready_after_ = Duration::zero();
+
+  spec::Rollout rollout_;
+  RolloutState state_;
+  std::vector<SeenEvent> events_;
+  std::vector<int32_t> weights_set_;
+  std::vector<Intent> all_intents_;
+  Time now_ = kT0;
+
+  std::vector<std::string> Reasons() const {
+    std::vector<std::string> out;
+    for (const auto& e : events_) out.push_back(e.reason);
+    return out;
+  }
+  const SeenEvent* FindEvent(std::string_view reason, std::string_view text = "") const {
+    for (const auto& e : events_) {
+      if (e.reason == reason && e.message.find(text) != std::string::npos) return &e;
+    }
+    return nullptr;
+  }
+  int32_t Pods(const std::string& hash) const {
+    auto it = pods_.find(hash);
+    return it == pods_.end() ? 0 : static_cast<int32_t>(it->second.size());
+  }
+  static int64_t Seconds(Time t) {
+    return std::chrono::duration_cast<std::chrono::seconds>(t - kT0).count();
+  }
+
+ private:
+  struct Pod {
+    std::optional<Time> ready_at;
+  };
+
+  const ReconcileContext& ctx() {
+    ctx_.rollout = &rollout_;
+    ctx_.templates = &templates_;
+    return ctx_;
+  }
+
+  static std::string Fingerprint(const RolloutState& s) {
+    std::string f = ToJson(s.status).dump();
+    for (const auto& r : s.analysis_runs) {
+      f += r.metadata.name + (r.spec.terminate ? "T" : "") + spec::ToJson(r.status).dump();
+    }
+    for (const auto& r : s.revisions) {
+      f += r.hash + std::to_string(r.revision) +
+           (r.scale_down_at ? std::to_string(Seconds(*r.scale_down_at)) : "");
+    }
+    return f;
+  }
+
+  Observed Observe() {
+    Observed obs;
+    std::vector<RevisionStatus> revs;
+    for (const auto& [hash, pods] : pods_) {
+      RevisionStatus r;
+      r.hash = hash;
+      r.desired_replicas = desired_[hash];
+      int i = 0;
+      for (const Pod& p : pods) {
+        InstanceStatus inst;
+        inst.id = hash + "-" + std::to_string(i++);
+        if (p.ready_at && *p.ready_at <= now_) {
+          inst.state = InstanceState::kReady;
+          inst.ready_since = *p.ready_at;
+        } else {
+          inst.state = InstanceState::kStarting;
+        }
+        r.instances.push_back(inst);
+      }
+      revs.push_back(std::move(r));
+    }
+    obs.revisions = std::move(revs);
+    obs.measurements = pending_measurements_;
+    return obs;
+  }
+
+  bool Execute(const std::vector<Intent>& intents) {
+    bool changed = false;
+    for (const Intent& intent : intents) {
+      all_intents_.push_back(intent);
+      if (const auto* s = std::get_if<ScaleRevision>(&intent)) {
+        auto& pods = pods_[s->hash];
+        desired_[s->hash] = s->replicas;
+        while (static_cast<int32_t>(pods.size()) < s->replicas) {
+          pods.push_back(Pod{now_ + ready_after_});
+          changed = true;
+        }
+        while (static_cast<int32_t>(pods.size()) > s->replicas) {
+          pods.pop_back();
+          changed = true;
+        }
+      } else if (const auto* d = std::get_if<DeleteRevision>(&intent)) {
+        pods_.erase(d->hash);
+        desired_.erase(d->hash);
+      } else if (const auto* w = std::get_if<SetWeight>(&intent)) {
+        weights_set_.push_back(w->weight);
+      } else if (const auto* m = std::get_if<Measure>(&intent)) {
+        if (m->action == MeasureAction::kGarbageCollect) continue;
+        MeasurementUpdate u;
+        if (m->action == MeasureAction::kTerminate) {
+          Measurement done = *m->in_flight;
+          done.phase = AnalysisPhase::kSuccessful;
+          done.finished_at = now_;
+          u = MeasurementUpdate::Judged(done);
+        } else {
+          u = metrics(m->metric, Seconds(now_));
+          u.measurement.started_at = now_;
+          u.measurement.finished_at = now_;
+        }
+        pending_measurements_.push_back({m->run, m->metric, u});
+      } else if (const auto* e = std::get_if<EmitEvent>(&intent)) {
+        std::optional<int32_t> weight;
+        if (state_.status.canary.weights) weight = state_.status.canary.weights->canary.weight;
+        events_.push_back(
+            {Seconds(now_), e->reason, e->message, state_.status.current_step_index, weight});
+      }
+    }
+    return changed;
+  }
+
+  std::optional<Time> NextWake() const {
+    std::optional<Time> next = wake_;
+    auto consider = [&](Time t) {
+      if (t > now_ && (!next || t < *next)) next = t;
+    };
+    const Duration min_ready = std::chrono::seconds(rollout_.spec.min_ready_seconds);
+    for (const auto& [hash, pods] : pods_) {
+      for (const Pod& p : pods) {
+        if (p.ready_at) {
+          consider(*p.ready_at);
+          consider(*p.ready_at + min_ready);
+        }
+      }
+    }
+    return next;
+  }
+
+  spec::ManifestSet set_;
+  std::vector<spec::AnalysisTemplate> templates_;
+  ReconcileContext ctx_;
+  std::map<std::string, std::vector<Pod>> pods_;
+  std::map<std::string, int32_t> desired_;
+  std::vector<MeasurementObservation> pending_measurements_;
+  std::optional<Time> wake_;
+};
+
+MeasurementUpdate Value(double v) {
+  return MeasurementUpdate::Value(Measurement{},
+                                  std::make_shared<nlohmann::json>(nlohmann::json::array({v})));
+}
+
+constexpr char kCanaryA[] = R"(apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: demo, namespace: default}
+spec:
+  replicas: 10
+  selector: {matchLabels: {app: demo}}
+  template:
+    metadata: {labels: {app: demo}}
+    spec:
+      containers: [{name: app, image: demo:v1}]
+  strategy:
+    canary:
+      canaryService: demo-canary
+      stableService: demo-stable
+      trafficRouting:
+        plugins: {ramp/proxy: {listen: ":8080"}}
+      steps:
+      - setWeight: 20
+      - pause: {}
+      - setWeight: 50
+      - pause: {duration: 30s}
+)";
+
+TEST(ReconcileTest, FirstDeployGoesStraightToHealthy) {
+  World w(kCanaryA);
+  w.Deploy();
+  const RolloutStatus& s = w.state_.status;
+  EXPECT_EQ(s.phase, "Healthy") << s.message;
+  EXPECT_EQ(s.stable_rs, s.current_pod_hash);
+  EXPECT_EQ(s.current_step_index, 4);
+  EXPECT_EQ(w.Pods(s.stable_rs), 10);
+  EXPECT_EQ(s.observed_generation, "1");
+}
+
+TEST(ReconcileTest, TimelineA_TrafficRoutedCanary) {
+  World w(kCanaryA);
+  w.Deploy();
+  const std::string h1 = w.state_.status.stable_rs;
+  w.ready_after_ = std::chrono::seconds(5);
+  w.SetImage("demo:v2");
+  w.RunFor(std::chrono::minutes(1));
+  const RolloutStatus& s = w.state_.status;
+  const std::string h2 = s.current_pod_hash;
+  ASSERT_NE(h1, h2);
+  EXPECT_EQ(s.stable_rs, h1);
+  // Step 0: 2 canary pods, weight 20 once they are available; then the indefinite pause.
+  EXPECT_EQ(w.Pods(h2), 2);
+  EXPECT_EQ(w.Pods(h1), 10);
+  EXPECT_EQ(s.current_step_index, 1);
+  EXPECT_EQ(s.phase, "Paused");
+  ASSERT_TRUE(s.canary.weights.has_value());
+  EXPECT_EQ(s.canary.weights->canary.weight, 20);
+  const SeenEvent* step1 = w.FindEvent("RolloutStepCompleted", "1/4");
+  ASSERT_NE(step1, nullptr);
+  EXPECT_EQ(step1->message, "Rollout step 1/4 completed (setWeight: 20)");
+  EXPECT_EQ(step1->t, 5);  // the canary pods are ready (and available) 5 s after creation
+  EXPECT_NE(w.FindEvent("RolloutPaused", "CanaryPauseStep"), nullptr);
+  // The weight never moved before the canary was available.
+  EXPECT_THAT(w.weights_set_, ElementsAre(20));
+
+  // promote: the pause step completes, setWeight 50, then the 30 s pause.
+  auto promoted = PromoteRollout(w.rollout_.spec, w.state_.status);
+  ASSERT_TRUE(promoted.has_value());
+  w.Apply(*promoted);
+  w.RunFor(std::chrono::seconds(20));
+  EXPECT_EQ(w.state_.status.current_step_index, 3);
+  EXPECT_EQ(w.state_.status.canary.weights->canary.weight, 50);
+  EXPECT_EQ(w.Pods(h2), 5);
+  w.RunFor(std::chrono::minutes(2));
+  const RolloutStatus& done = w.state_.status;
+  EXPECT_EQ(done.phase, "Healthy") << done.message;
+  EXPECT_EQ(done.stable_rs, h2);
+  EXPECT_EQ(done.current_step_index, 4);
+  const SeenEvent* completed = w.FindEvent("RolloutCompleted");
+  ASSERT_NE(completed, nullptr);
+  EXPECT_THAT(completed->message, HasSubstr("Completed all 4 canary steps"));
+  // After the last step the weight goes to 100, then back to 0 once promoted.
+  EXPECT_THAT(w.weights_set_, ElementsAre(20, 50, 100, 0));
+  EXPECT_EQ(w.Pods(h2), 10);
+  // The old stable keeps its pods for scaleDownDelaySeconds (30 s), then goes to 0.
+  EXPECT_EQ(w.Pods(h1), 0);
+  const SeenEvent* down = w.FindEvent("ScalingReplicaSet", "Scaled down ReplicaSet demo-" + h1);
+  ASSERT_NE(down, nullptr);
+  EXPECT_EQ(down->t - completed->t, 30);
+}
+
+constexpr char kCanaryAnalysis[] = R"(apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: demo, namespace: default}
+spec:
+  replicas: 4
+  selector: {matchLabels: {app: demo}}
+  template:
+    metadata: {labels: {app: demo}}
+    spec:
+      containers: [{name: app, image: demo:v1}]
+  strategy:
+    canary:
+      trafficRouting:
+        plugins: {ramp/proxy: {listen: ":8080"}}
+      steps:
+      - setWeight: 25
+      - analysis:
+          templates: [{templateName: success-rate}]
+      - setWeight: 50
+---
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: success-rate}
+spec:
+  metrics:
+  - name: success-rate
+    interval: 1m
+    count: 3
+    successCondition: result[0] >= 0.95
+    provider:
+      prometheus: {address: "http://prom:9090", query: "x"}
+)";
+
+TEST(ReconcileTest, FailedStepAnalysisAborts) {
+  World w(kCanaryAnalysis);
+  w.Deploy();
+  const std::string h1 = w.state_.status.stable_rs;
+  w.metrics = [](const std::string&, int64_t t) { return Value(t < 60 ? 0.99 : 0.5); };
+  w.SetImage("demo:v2");
+  w.RunFor(std::chrono::minutes(10));
+  const RolloutStatus& s = w.state_.status;
+  EXPECT_EQ(s.phase, "Degraded");
+  EXPECT_TRUE(s.abort);
+  EXPECT_EQ(s.current_step_index, 0);
+  EXPECT_EQ(s.stable_rs, h1);
+  const RolloutCondition* p = GetCondition(s, condition_type::kProgressing);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->reason, "RolloutAborted");
+  EXPECT_THAT(p->message, HasSubstr("Step-based analysis phase error/failed"));
+  EXPECT_NE(w.FindEvent("AnalysisRunFailed"), nullptr);
+  EXPECT_NE(w.FindEvent("RolloutAborted"), nullptr);
+  ASSERT_EQ(w.state_.analysis_runs.size(), 1u);
+  EXPECT_EQ(w.state_.analysis_runs[0].metadata.name, "demo-" + s.current_pod_hash + "-2-1");
+  EXPECT_EQ(w.state_.analysis_runs[0].status.phase, spec::AnalysisPhase::kFailed);
+  // Weight back to 0 and the canary scaled to 0 after abortScaleDownDelaySeconds.
+  EXPECT_EQ(s.canary.weights->canary.weight, 0);
+  EXPECT_EQ(w.Pods(s.current_pod_hash), 0);
+  EXPECT_EQ(w.Pods(h1), 4);
+}
+
+TEST(ReconcileTest, SuccessfulAnalysisCompletesTheRollout) {
+  World w(kCanaryAnalysis);
+  w.Deploy();
+  w.metrics = [](const std::string&, int64_t) { return Value(0.99); };
+  w.SetImage("demo:v2");
+  w.RunFor(std::chrono::minutes(10));
+  const RolloutStatus& s = w.state_.status;
+  EXPECT_EQ(s.phase, "Healthy") << s.message;
+  EXPECT_EQ(s.stable_rs, s.current_pod_hash);
+  EXPECT_NE(w.FindEvent("AnalysisRunSuccessful"), nullptr);
+  const SeenEvent* step2 = w.FindEvent("RolloutStepCompleted", "2/3");
+  ASSERT_NE(step2, nullptr);
+  EXPECT_EQ(step2->message, "Rollout step 2/3 completed (analysis)");
+  // count 3 at 1m interval: first measurement at once, the third at +2m.
+  EXPECT_EQ(step2->t, 120);
+}
+
+constexpr char kBasic[] = R"(apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: demo, namespace: default}
+spec:
+  replicas: 5
+  selector: {matchLabels: {app: demo}}
+  template:
+    metadata: {labels: {app: demo}}
+    spec:
+      containers: [{name: app, image: demo:v1}]
+  strategy:
+    canary:
+      steps:
+      - setWeight: 20
+      - pause: {}
+)";
+
+TEST(ReconcileTest, TimelineB_BasicCanary) {
+  World w(kBasic);
+  w.Deploy();
+  const std::string h1 = w.state_.status.stable_rs;
+  w.SetImage("demo:v2");
+  w.RunFor(std::chrono::minutes(1));
+  const RolloutStatus& s = w.state_.status;
+  EXPECT_EQ(w.Pods(s.current_pod_hash), 1);
+  EXPECT_EQ(w.Pods(h1), 4);
+  EXPECT_EQ(s.current_step_index, 1);
+  EXPECT_EQ(s.phase, "Paused");
+  EXPECT_FALSE(s.canary.weights.has_value());
+  auto aborted = AbortRollout(w.rollout_.spec, w.state_.status);
+  ASSERT_TRUE(aborted.has_value());
+  w.Apply(*aborted);
+  w.RunFor(std::chrono::seconds(10));
+  EXPECT_EQ(w.Pods(w.state_.status.current_pod_hash), 0);
+  EXPECT_EQ(w.Pods(h1), 5);
+  EXPECT_EQ(w.state_.status.phase, "Degraded");
+  EXPECT_EQ(w.state_.canary_selector, h1);
+}
+
+constexpr char kBlueGreen[] = R"(apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: demo, namespace: default}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: demo}}
+  template:
+    metadata: {labels: {app: demo}}
+    spec:
+      containers: [{name: app, image: demo:v1}]
+  strategy:
+    blueGreen:
+      activeService: demo-active
+      previewService: demo-preview
+      autoPromotionEnabled: false
+      previewReplicaCount: 1
+      prePromotionAnalysis:
+        templates: [{templateName: smoke}]
+---
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: smoke}
+spec:
+  metrics:
+  - name: smoke
+    successCondition: result[0] > 0
+    provider:
+      prometheus: {address: "http://prom:9090", query: "x"}
+)";
+
+TEST(ReconcileTest, TimelineC_BlueGreen) {
+  World w(kBlueGreen);
+  w.metrics = [](const std::string&, int64_t) { return Value(1); };
+  w.Deploy();
+  const std::string h1 = w.state_.status.stable_rs;
+  ASSERT_EQ(w.state_.status.phase, "Healthy") << w.state_.status.message;
+  EXPECT_EQ(w.state_.status.blue_green.active_selector, h1);
+  w.SetImage("demo:v2");
+  w.RunFor(std::chrono::minutes(1));
+  const RolloutStatus& s = w.state_.status;
+  const std::string h2 = s.current_pod_hash;
+  EXPECT_EQ(s.blue_green.preview_selector, h2);
+  EXPECT_EQ(s.blue_green.active_selector, h1);
+  EXPECT_EQ(w.Pods(h2), 1);
+  EXPECT_EQ(s.phase, "Paused") << s.message;
+  ASSERT_TRUE(s.blue_green.pre_promotion_analysis_run_status.has_value());
+  EXPECT_EQ(s.blue_green.pre_promotion_analysis_run_status->status,
+            spec::AnalysisPhase::kSuccessful);
+  EXPECT_THAT(s.blue_green.pre_promotion_analysis_run_status->name, HasSubstr("-pre"));
+  auto promoted = PromoteRollout(w.rollout_.spec, w.state_.status);
+  ASSERT_TRUE(promoted.has_value());
+  w.Apply(*promoted);
+  w.RunFor(std::chrono::minutes(2));
+  const RolloutStatus& done = w.state_.status;
+  EXPECT_EQ(done.phase, "Healthy") << done.message;
+  EXPECT_EQ(done.blue_green.active_selector, h2);
+  EXPECT_EQ(done.stable_rs, h2);
+  EXPECT_EQ(w.Pods(h2), 3);
+  EXPECT_EQ(w.Pods(h1), 0);
+  EXPECT_NE(w.FindEvent("SwitchService", "demo-active"), nullptr);
+}
+
+TEST(ReconcileTest, ExperimentStepsAreRefused) {
+  World w(R"(apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: demo}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: demo}}
+  template:
+    metadata: {labels: {app: demo}}
+    spec:
+      containers: [{name: app, image: demo:v1}]
+  strategy:
+    canary:
+      steps:
+      - experiment:
+          templates: [{name: a, specRef: canary}]
+)");
+  w.Deploy();
+  EXPECT_EQ(w.state_.status.phase, "Degraded");
+  EXPECT_THAT(w.state_.status.message, HasSubstr("not supported yet"));
+}
+
+}  // namespace
+}  // namespace ramp::engine

@@ -540,5 +540,263 @@ spec:
   EXPECT_THAT(w.state_.status.message, HasSubstr("not supported yet"));
 }
 
+// §11 item 14 and §11.1 item 5: promote during a running step analysis moves past the step.
+TEST(ReconcileTest, PromoteDuringStepAnalysisSkipsTheStep) {
+  World w(kCanaryAnalysis);
+  w.Deploy();
+  w.metrics = [](const std::string&, int64_t) { return Value(0.99); };
+  w.SetImage("demo:v2");
+  w.RunFor(std::chrono::seconds(30));
+  ASSERT_EQ(w.state_.status.current_step_index, 1);
+  auto promoted = PromoteRollout(w.rollout_.spec, w.state_.status);
+  ASSERT_TRUE(promoted.has_value());
+  w.Apply(*promoted);
+  w.RunFor(std::chrono::seconds(5));
+  EXPECT_EQ(w.state_.status.phase, "Healthy") << w.state_.status.message;
+  // The step run was terminated, not completed by its count.
+  ASSERT_EQ(w.state_.analysis_runs.size(), 1u);
+  EXPECT_TRUE(w.state_.analysis_runs[0].spec.terminate);
+}
+
+// §11 item 15: retry after an abort re-creates the analysis and restarts from step 0.
+TEST(ReconcileTest, RetryCreatesAFreshAnalysisRun) {
+  World w(kCanaryAnalysis);
+  w.Deploy();
+  bool healthy = false;
+  w.metrics = [&](const std::string&, int64_t) { return Value(healthy ? 0.99 : 0.5); };
+  w.SetImage("demo:v2");
+  w.RunFor(std::chrono::minutes(5));
+  ASSERT_TRUE(w.state_.status.abort);
+  healthy = true;
+  auto retried = RetryRollout(w.rollout_.spec, w.state_.status);
+  ASSERT_TRUE(retried.has_value());
+  w.Apply(*retried);
+  w.RunFor(std::chrono::minutes(10));
+  EXPECT_EQ(w.state_.status.phase, "Healthy") << w.state_.status.message;
+  ASSERT_EQ(w.state_.analysis_runs.size(), 2u);
+  EXPECT_EQ(w.state_.analysis_runs[1].metadata.name,
+            w.state_.analysis_runs[0].metadata.name + ".1");
+  EXPECT_EQ(w.state_.analysis_runs[1].status.phase, spec::AnalysisPhase::kSuccessful);
+  EXPECT_NE(w.FindEvent("RolloutStepCompleted", "1/3"), nullptr);
+}
+
+// An inconclusive step run pauses the rollout; promote moves past the step.
+TEST(ReconcileTest, InconclusiveAnalysisPauses) {
+  World w(kCanaryAnalysis);
+  w.Deploy();
+  w.metrics = [](const std::string&, int64_t) {
+    Measurement m;
+    m.phase = AnalysisPhase::kInconclusive;
+    return MeasurementUpdate::Judged(m);
+  };
+  w.SetImage("demo:v2");
+  w.RunFor(std::chrono::minutes(5));
+  const RolloutStatus& s = w.state_.status;
+  EXPECT_EQ(s.phase, "Paused") << s.message;
+  ASSERT_FALSE(s.pause_conditions.empty());
+  EXPECT_EQ(s.pause_conditions[0].reason, "InconclusiveAnalysisRun");
+  auto promoted = PromoteRollout(w.rollout_.spec, w.state_.status);
+  ASSERT_TRUE(promoted.has_value());
+  w.Apply(*promoted);
+  w.RunFor(std::chrono::minutes(5));
+  EXPECT_EQ(w.state_.status.phase, "Healthy") << w.state_.status.message;
+}
+
+// §11.1 item 4: no progress within progressDeadlineSeconds → ProgressDeadlineExceeded, Degraded.
+TEST(ReconcileTest, ProgressDeadline) {
+  World w(std::string(kBasic).replace(std::string(kBasic).find("  replicas: 5"), 13,
+                                      "  replicas: 5\n  progressDeadlineSeconds: 60"));
+  w.Deploy();
+  w.ready_after_ = std::chrono::hours(10);  // never ready within the test
+  w.SetImage("demo:v2");
+  w.RunFor(std::chrono::minutes(5));
+  const RolloutStatus& s = w.state_.status;
+  EXPECT_EQ(s.phase, "Degraded") << s.message;
+  const RolloutCondition* p = GetCondition(s, condition_type::kProgressing);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->reason, "ProgressDeadlineExceeded");
+  EXPECT_FALSE(s.abort);
+}
+
+TEST(ReconcileTest, ProgressDeadlineAbort) {
+  World w(std::string(kBasic).replace(
+      std::string(kBasic).find("  replicas: 5"), 13,
+      "  replicas: 5\n  progressDeadlineSeconds: 60\n  progressDeadlineAbort: true"));
+  w.Deploy();
+  w.ready_after_ = std::chrono::hours(10);
+  w.SetImage("demo:v2");
+  w.RunFor(std::chrono::minutes(5));
+  const RolloutStatus& s = w.state_.status;
+  EXPECT_TRUE(s.abort);
+  EXPECT_EQ(s.phase, "Degraded");
+  EXPECT_NE(w.FindEvent("RolloutAborted", "timed out progressing"), nullptr);
+}
+
+// §11 item 16 and §2.4: going back to the stable template skips every step.
+TEST(ReconcileTest, RollbackToStableSkipsSteps) {
+  World w(kCanaryA);
+  w.Deploy();
+  const std::string h1 = w.state_.status.stable_rs;
+  w.SetImage("demo:v2");
+  w.RunFor(std::chrono::minutes(1));
+  ASSERT_EQ(w.state_.status.phase, "Paused");
+  w.SetImage("demo:v1");
+  w.RunFor(std::chrono::minutes(2));
+  EXPECT_EQ(w.state_.status.current_pod_hash, h1);
+  EXPECT_EQ(w.state_.status.phase, "Healthy") << w.state_.status.message;
+  EXPECT_NE(w.FindEvent("SkipSteps", "Rollback to stable ReplicaSets"), nullptr);
+  EXPECT_EQ(w.Pods(h1), 10);
+}
+
+TEST(ReconcileTest, PromoteFullSkipsRemainingSteps) {
+  World w(kCanaryA);
+  w.Deploy();
+  w.SetImage("demo:v2");
+  w.RunFor(std::chrono::minutes(1));
+  auto full = PromoteRolloutFull(w.rollout_.spec, w.state_.status);
+  ASSERT_TRUE(full.has_value());
+  w.Apply(*full);
+  w.RunFor(std::chrono::minutes(2));
+  EXPECT_EQ(w.state_.status.phase, "Healthy") << w.state_.status.message;
+  EXPECT_NE(w.FindEvent("RolloutCompleted", "Full promotion requested"), nullptr);
+  EXPECT_FALSE(w.state_.status.promote_full);
+}
+
+TEST(ReconcileTest, ManualPauseHaltsAndResumeContinues) {
+  World w(kCanaryA);
+  w.Deploy();
+  auto paused = PauseRollout(w.rollout_.spec, w.state_.status);
+  ASSERT_TRUE(paused.has_value());
+  w.Apply(*paused);
+  w.SetImage("demo:v2");
+  w.RunFor(std::chrono::minutes(1));
+  EXPECT_EQ(w.state_.status.phase, "Paused");
+  EXPECT_EQ(w.state_.status.message, "manually paused");
+  EXPECT_EQ(w.Pods(w.state_.status.current_pod_hash), 0);
+  auto resumed = ResumeRollout(w.rollout_.spec, w.state_.status);
+  ASSERT_TRUE(resumed.has_value());
+  w.Apply(*resumed);
+  w.RunFor(std::chrono::minutes(1));
+  EXPECT_EQ(w.Pods(w.state_.status.current_pod_hash), 2);
+  EXPECT_EQ(w.state_.status.current_step_index, 1);
+}
+
+constexpr char kBackground[] = R"(apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: demo, namespace: default}
+spec:
+  replicas: 4
+  selector: {matchLabels: {app: demo}}
+  template:
+    metadata: {labels: {app: demo}}
+    spec:
+      containers: [{name: app, image: demo:v1}]
+  strategy:
+    canary:
+      analysis:
+        templates: [{templateName: errors}]
+        startingStep: 1
+      steps:
+      - setWeight: 25
+      - pause: {duration: 5m}
+      - setWeight: 50
+      - pause: {duration: 5m}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: errors}
+spec:
+  metrics:
+  - name: errors
+    interval: 30s
+    failureLimit: 1
+    failureCondition: result[0] > 0.05
+    provider:
+      prometheus: {address: "http://prom:9090", query: "x"}
+)";
+
+TEST(ReconcileTest, BackgroundAnalysisFromStartingStepAbortsOnFailure) {
+  World w(kBackground);
+  w.Deploy();
+  w.metrics = [](const std::string&, int64_t t) { return Value(t < 120 ? 0.01 : 0.2); };
+  w.SetImage("demo:v2");
+  w.RunFor(std::chrono::minutes(10));
+  const RolloutStatus& s = w.state_.status;
+  EXPECT_TRUE(s.abort);
+  const RolloutCondition* p = GetCondition(s, condition_type::kProgressing);
+  ASSERT_NE(p, nullptr);
+  EXPECT_THAT(p->message, HasSubstr("Background analysis phase error/failed"));
+  ASSERT_EQ(w.state_.analysis_runs.size(), 1u);
+  // Created when step 1 began (after setWeight 25), not before.
+  const SeenEvent* step1 = w.FindEvent("RolloutStepCompleted", "1/4");
+  ASSERT_NE(step1, nullptr);
+  EXPECT_EQ(w.state_.analysis_runs[0].metadata.labels.at("rollout-type"), "Background");
+  // failureLimit 1: the second failing measurement (at 120 s and 150 s) fails the run.
+  const SeenEvent* aborted = w.FindEvent("RolloutAborted");
+  ASSERT_NE(aborted, nullptr);
+  EXPECT_EQ(aborted->t, 150);
+}
+
+TEST(ReconcileTest, BackgroundAnalysisSucceedsWhenTheRolloutCompletes) {
+  World w(kBackground);
+  w.Deploy();
+  w.metrics = [](const std::string&, int64_t) { return Value(0.0); };
+  w.SetImage("demo:v2");
+  w.RunFor(std::chrono::minutes(20));
+  EXPECT_EQ(w.state_.status.phase, "Healthy") << w.state_.status.message;
+  ASSERT_EQ(w.state_.analysis_runs.size(), 1u);
+  EXPECT_EQ(w.state_.analysis_runs[0].status.phase, spec::AnalysisPhase::kSuccessful);
+}
+
+TEST(ReconcileTest, BlueGreenAutoPromotionSeconds) {
+  std::string yaml = kBlueGreen;
+  yaml.replace(yaml.find("autoPromotionEnabled: false"), 27, "autoPromotionSeconds: 60");
+  World w(yaml);
+  w.metrics = [](const std::string&, int64_t) { return Value(1); };
+  w.Deploy();
+  w.SetImage("demo:v2");
+  w.RunFor(std::chrono::minutes(5));
+  EXPECT_EQ(w.state_.status.phase, "Healthy") << w.state_.status.message;
+  const SeenEvent* sw = w.FindEvent("SwitchService", "demo-active");
+  ASSERT_NE(sw, nullptr);
+  EXPECT_GE(sw->t, 60);
+}
+
+TEST(ReconcileTest, BlueGreenAbortSwitchesBack) {
+  World w(kBlueGreen);
+  w.metrics = [](const std::string&, int64_t) { return Value(1); };
+  w.Deploy();
+  const std::string h1 = w.state_.status.stable_rs;
+  w.SetImage("demo:v2");
+  w.RunFor(std::chrono::minutes(1));
+  auto aborted = AbortRollout(w.rollout_.spec, w.state_.status);
+  ASSERT_TRUE(aborted.has_value());
+  w.Apply(*aborted);
+  w.RunFor(std::chrono::minutes(2));
+  EXPECT_EQ(w.state_.status.phase, "Degraded");
+  EXPECT_EQ(w.state_.status.blue_green.active_selector, h1);
+  EXPECT_EQ(w.Pods(w.state_.status.current_pod_hash), 0);
+  EXPECT_EQ(w.Pods(h1), 3);
+}
+
+TEST(ReconcileTest, NothingObservedChangesNothing) {
+  World w(kCanaryA);
+  w.Deploy();
+  RolloutState before = w.state_;
+  spec::Rollout ro = w.rollout_;
+  ReconcileContext ctx;
+  ctx.rollout = &ro;
+  ReconcileResult r = Reconcile(ctx, before, Observed{}, kT0);
+  EXPECT_EQ(ToJson(r.state.status), ToJson(before.status));
+  EXPECT_TRUE(r.intents.empty());
+}
+
+TEST(ReconcileTest, PodTemplateHashIsStableAndSafe) {
+  nlohmann::json t = {{"spec", {{"containers", {{{"name", "a"}, {"image", "x"}}}}}}};
+  const std::string a = PodTemplateHash(t, std::nullopt);
+  EXPECT_EQ(a, PodTemplateHash(t, std::nullopt));
+  EXPECT_NE(a, PodTemplateHash(t, 1));
+  EXPECT_EQ(a.find_first_not_of("bcdfghjklmnpqrstvwxz2456789"), std::string::npos);
+}
 }  // namespace
 }  // namespace ramp::engine

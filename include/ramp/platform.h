@@ -78,6 +78,9 @@ struct InstanceStatus {
   InstanceState state = InstanceState::kPending;
   // When it last became ready; set only while state == kReady.
   std::optional<Time> ready_since;
+  // When the instance was created (a restart compares it with spec.restartAt); nullopt when the
+  // platform cannot tell, which counts as "before any restart".
+  std::optional<Time> created_at;
   int32_t restarts = 0;
   std::string message;  // why it is not ready / failed; empty when ready
 
@@ -118,6 +121,11 @@ class Platform {
   // Argo keeps a scaled-down ReplicaSet). kNotFound when the revision does not exist.
   virtual void ScaleRevision(const ObjectRef& rollout, std::string_view hash, int32_t replicas,
                              StatusCallback done) = 0;
+
+  // Replaces one instance of the revision with a new one (Argo evicts the pod and its
+  // ReplicaSet creates another): `rollout restart`. kNotFound when there is no such instance.
+  virtual void RestartInstance(const ObjectRef& rollout, std::string_view hash,
+                               std::string_view instance_id, StatusCallback done) = 0;
 
   // Stops every instance of the revision and forgets it. Deleting an absent revision succeeds.
   virtual void DeleteRevision(const ObjectRef& rollout, std::string_view hash,

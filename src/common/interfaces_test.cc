@@ -516,6 +516,10 @@ class NullPlatform final : public Platform {
   void ScaleRevision(const ObjectRef&, std::string_view, int32_t, StatusCallback done) override {
     done(UnimplementedError("null: cannot scale"));
   }
+  void RestartInstance(const ObjectRef&, std::string_view, std::string_view,
+                       StatusCallback done) override {
+    done(NotFoundError("null: no instances"));
+  }
   void DeleteRevision(const ObjectRef&, std::string_view, StatusCallback done) override {
     done(OkStatus());
   }

@@ -135,6 +135,7 @@ struct Rev {
   int32_t current = 0;  // instances not terminating
   int32_t ready = 0;
   int32_t available = 0;
+  const RevisionStatus* observed = nullptr;
 };
 
 // Argo's pauseContext: pause and abort decisions taken during the reconcile.
@@ -205,6 +206,10 @@ class Reconciler {
   void ReconcileRevisionHistory();
   std::pair<int32_t, int32_t> ScaleDownDelayHelper(Rev* rs, int32_t annotated,
                                                    int32_t keep_replicas);
+
+  // ---- Restart ----
+  std::optional<Time> RestartAt() const;
+  int32_t RestartInstances();
 
   // ---- Steps ----
   int32_t StepCount() const {
@@ -340,6 +345,7 @@ void Reconciler::LoadRevisions() {
       rev.current = it->second->Current();
       rev.ready = it->second->Ready();
       rev.available = it->second->Available(now_, min_ready);
+      rev.observed = it->second;
     }
     revs_.push_back(rev);
   }
@@ -593,6 +599,59 @@ std::pair<int32_t, int32_t> Reconciler::ScaleDownDelayHelper(Rev* rs, int32_t an
     }
   }
   return {annotated, desired};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Restart (rollout/restart.go)
+
+std::optional<Time> Reconciler::RestartAt() const {
+  if (spec_.restart_at.empty()) return std::nullopt;
+  std::optional<int64_t> nanos = spec::ParseMetaTime(spec_.restart_at);
+  if (!nanos) return std::nullopt;
+  return TruncateToSeconds(Time(std::chrono::nanoseconds(*nanos)));
+}
+
+int32_t Reconciler::RestartInstances() {
+  const std::optional<Time> at = RestartAt();
+  if (!at) return 0;
+  if (*at > now_) {
+    WakeAt(*at);
+    return 0;
+  }
+  if (prev_.restarted_at == *at) return 0;
+  // Stable first, then the new revision, then the others oldest first.
+  std::vector<Rev*> order;
+  if (Rev* s = StableRs()) order.push_back(s);
+  if (Rev* n = NewRs(); n != nullptr && n != StableRs()) order.push_back(n);
+  std::vector<Rev*> others = OtherRevs();
+  std::sort(others.begin(), others.end(),
+            [&](Rev* a, Rev* b) { return Record(*a).revision < Record(*b).revision; });
+  order.insert(order.end(), others.begin(), others.end());
+  int32_t total = 0, available = 0;
+  for (const Rev& r : revs_) {
+    total += r.desired;
+    available += r.available;
+  }
+  const int32_t concurrent = std::max(MaxUnavailable(spec_), 1);
+  int32_t can_restart = available - (std::max(spec_.EffectiveReplicas(), total) - concurrent);
+  int32_t needs = 0, restarted = 0;
+  for (Rev* r : order) {
+    if (r->observed == nullptr) continue;
+    for (const InstanceStatus& i : r->observed->instances) {
+      if (i.created_at && *i.created_at >= *at) continue;
+      ++needs;
+      if (can_restart <= 0 || i.state == InstanceState::kTerminating) continue;
+      intents_.push_back(RestartInstance{Record(*r).hash, i.id});
+      --can_restart;
+      ++restarted;
+    }
+  }
+  if (needs != restarted) {
+    WakeAt(now_ + std::chrono::seconds(30));
+  } else {
+    ns_.restarted_at = *at;
+  }
+  return restarted;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1146,6 +1205,11 @@ void Reconciler::Canary() {
     SyncCanaryStatus();
     return;
   }
+  // Argo ends the reconcile after evicting pods, without writing the status.
+  if (RestartInstances() > 0) {
+    st_.status = prev_;
+    return;
+  }
   ReconcileRevisionHistory();
   ReconcileCanaryServices();
   ReconcileTrafficRouting();
@@ -1415,6 +1479,7 @@ void Reconciler::BlueGreen() {
     SyncBlueGreenStatus();
     return;
   }
+  RestartInstances();
   ReconcileBlueGreenReplicaSets();
   // The analysis stage runs after the pause and the active switch in Argo, but both read the
   // current pre-promotion run, which Argo finds before any stage: find it the same way.
@@ -1487,7 +1552,8 @@ RolloutStatus Reconciler::BaseStatus() {
 void Reconciler::ResetStatus(RolloutStatus* ns) {
   pause_.clear = true;
   pause_.remove_abort = true;
-  if (!spec_.restart_at.empty()) ns->restarted_at.reset();
+  // A template change ends any restart in progress (SetRestartedAt).
+  if (std::optional<Time> at = RestartAt()) ns->restarted_at = at;
   ns->promote_full = false;
   ns->blue_green.pre_promotion_analysis_run_status.reset();
   ns->blue_green.post_promotion_analysis_run_status.reset();

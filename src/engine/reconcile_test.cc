@@ -109,6 +109,7 @@ class World {
   std::vector<SeenEvent> events_;
   std::vector<int32_t> weights_set_;
   std::vector<Intent> all_intents_;
+  int restarts_ = 0;
   Time now_ = kT0;
 
   std::vector<std::string> Reasons() const {
@@ -133,6 +134,7 @@ class World {
  private:
   struct Pod {
     std::optional<Time> ready_at;
+    Time created;
   };
 
   const ReconcileContext& ctx() {
@@ -164,6 +166,7 @@ class World {
       for (const Pod& p : pods) {
         InstanceStatus inst;
         inst.id = hash + "-" + std::to_string(i++);
+        inst.created_at = p.created;
         if (p.ready_at && *p.ready_at <= now_) {
           inst.state = InstanceState::kReady;
           inst.ready_since = *p.ready_at;
@@ -187,13 +190,19 @@ class World {
         auto& pods = pods_[s->hash];
         desired_[s->hash] = s->replicas;
         while (static_cast<int32_t>(pods.size()) < s->replicas) {
-          pods.push_back(Pod{now_ + ready_after_});
+          pods.push_back(Pod{now_ + ready_after_, now_});
           changed = true;
         }
         while (static_cast<int32_t>(pods.size()) > s->replicas) {
           pods.pop_back();
           changed = true;
         }
+      } else if (const auto* ri = std::get_if<RestartInstance>(&intent)) {
+        auto& pods = pods_[ri->hash];
+        const size_t index = std::stoul(ri->instance.substr(ri->hash.size() + 1));
+        if (index < pods.size()) pods[index] = Pod{now_ + ready_after_, now_};
+        ++restarts_;
+        changed = true;
       } else if (const auto* d = std::get_if<DeleteRevision>(&intent)) {
         pods_.erase(d->hash);
         desired_.erase(d->hash);
@@ -797,6 +806,29 @@ TEST(ReconcileTest, PodTemplateHashIsStableAndSafe) {
   EXPECT_EQ(a, PodTemplateHash(t, std::nullopt));
   EXPECT_NE(a, PodTemplateHash(t, 1));
   EXPECT_EQ(a.find_first_not_of("bcdfghjklmnpqrstvwxz2456789"), std::string::npos);
+}
+
+// §2.6 restart: every instance older than restartAt is replaced, max(maxUnavailable, 1) at a
+// time while enough stay available, then status.restartedAt = spec.restartAt.
+TEST(ReconcileTest, RestartReplacesEveryOldInstance) {
+  World w(kBasic);
+  w.Deploy();
+  w.ready_after_ = std::chrono::seconds(10);
+  auto restarted =
+      RestartRollout(w.rollout_.spec, w.state_.status, w.now_, std::chrono::seconds(60));
+  ASSERT_TRUE(restarted.has_value());
+  w.Apply(*restarted);
+  w.RunFor(std::chrono::seconds(30));
+  EXPECT_EQ(w.restarts_, 0);  // not before restartAt, though the phase already says it is coming
+  EXPECT_EQ(w.state_.status.phase, "Progressing");
+  EXPECT_EQ(w.state_.status.message, "rollout is restarting");
+  w.RunFor(std::chrono::minutes(5));
+  EXPECT_EQ(w.restarts_, 5);
+  const RolloutStatus& s = w.state_.status;
+  ASSERT_TRUE(s.restarted_at.has_value());
+  EXPECT_EQ(World::Seconds(*s.restarted_at), 60);
+  EXPECT_EQ(s.phase, "Healthy") << s.message;
+  EXPECT_EQ(w.Pods(s.stable_rs), 5);
 }
 }  // namespace
 }  // namespace ramp::engine

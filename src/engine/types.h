@@ -80,6 +80,15 @@ struct DeleteRevision {
   friend bool operator==(const DeleteRevision&, const DeleteRevision&) = default;
 };
 
+// Platform::RestartInstance: replace one instance created before spec.restartAt.
+struct RestartInstance {
+  static constexpr std::string_view kName = "RestartInstance";
+  std::string hash;
+  std::string instance;
+
+  friend bool operator==(const RestartInstance&, const RestartInstance&) = default;
+};
+
 // TrafficRouter::SetWeight.
 struct SetWeight {
   static constexpr std::string_view kName = "SetWeight";
@@ -265,9 +274,9 @@ struct EmitEvent {
   friend bool operator==(const EmitEvent&, const EmitEvent&) = default;
 };
 
-using Intent = std::variant<ScaleRevision, DeleteRevision, SetWeight, VerifyWeight, SetHeaderRoute,
-                            SetMirrorRoute, RemoveManagedRoutes, SwitchService, StartAnalysisRun,
-                            TerminateAnalysisRun, Measure, CallHook, EmitEvent>;
+using Intent = std::variant<ScaleRevision, DeleteRevision, RestartInstance, SetWeight, VerifyWeight,
+                            SetHeaderRoute, SetMirrorRoute, RemoveManagedRoutes, SwitchService,
+                            StartAnalysisRun, TerminateAnalysisRun, Measure, CallHook, EmitEvent>;
 
 // The intent's kName: "SetWeight", "Measure", ….
 inline std::string_view IntentName(const Intent& intent) {

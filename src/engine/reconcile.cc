@@ -29,6 +29,52 @@ namespace {
 using spec::AnalysisPhase;
 
 constexpr char kSafeAlphabet[] = "bcdfghjklmnpqrstvwxz2456789";
+constexpr char kWebhookStep[] = "ramp/webhook";
+
+// A ramp/webhook step's configuration (docs/manifests.md); lint has validated it.
+struct WebhookStep {
+  HookCall call;
+  Duration interval = std::chrono::seconds(10);
+  bool gate = false;
+};
+
+Duration JsonDuration(const nlohmann::json& config, const char* key, Duration fallback) {
+  auto it = config.find(key);
+  if (it == config.end() || !it->is_string()) return fallback;
+  std::optional<int64_t> nanos = spec::ParseGoDuration(it->get<std::string>());
+  return nanos ? Duration(*nanos) : fallback;
+}
+
+WebhookStep ParseWebhookStep(const spec::PluginStep& plugin, int32_t index) {
+  WebhookStep w;
+  const nlohmann::json config =
+      plugin.config && plugin.config->is_object() ? *plugin.config : nlohmann::json::object();
+  auto text = [&](const char* key) {
+    auto it = config.find(key);
+    return it != config.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  w.call.type = ParseHookType(text("type")).value_or(HookType::kRollout);
+  w.call.name = text("name");
+  if (w.call.name.empty()) w.call.name = fmt::format("ramp/webhook step {}", index);
+  w.call.url = text("url");
+  w.call.timeout = JsonDuration(config, "timeout", std::chrono::seconds(10));
+  if (auto it = config.find("retries"); it != config.end() && it->is_number_integer()) {
+    w.call.retries = it->get<int32_t>();
+  }
+  if (auto it = config.find("disableTLS"); it != config.end() && it->is_boolean()) {
+    w.call.disable_tls = it->get<bool>();
+  }
+  if (auto it = config.find("metadata"); it != config.end() && it->is_object()) {
+    for (const auto& [k, v] : it->items()) {
+      if (v.is_string()) w.call.metadata[k] = v.get<std::string>();
+    }
+  }
+  w.interval = JsonDuration(config, "interval", std::chrono::seconds(10));
+  w.gate = w.call.type == HookType::kConfirmRollout ||
+           w.call.type == HookType::kConfirmTrafficIncrease ||
+           w.call.type == HookType::kConfirmPromotion;
+  return w;
+}
 
 uint32_t Fnv32a(std::string_view data, uint32_t h = 2166136261u) {
   for (unsigned char c : data) {
@@ -258,6 +304,12 @@ class Reconciler {
                      const spec::AnalysisRun* run, std::string_view type);
   void AssessRuns(bool only_touched);
   void TrimRuns();
+
+  // ---- ramp/webhook steps ----
+  StepPluginStatus* WebhookStatus(RolloutStatus* status, int32_t index);
+  void ReconcileWebhookStep();
+  bool WebhookStepCompleted();
+  std::string gate_waiting_;  // "waiting for confirm-promotion" while a gate is closed
 
   // ---- Canary ----
   void Canary();
@@ -679,7 +731,7 @@ bool Reconciler::UnsupportedSteps(std::string* message) const {
           i);
       return true;
     }
-    if (s.plugin) {
+    if (s.plugin && s.plugin->name != kWebhookStep) {
       *message = fmt::format(
           "spec.strategy.canary.steps[{}].plugin: step plugins are not "
           "supported yet",
@@ -1198,6 +1250,128 @@ void Reconciler::TrimRuns() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// ramp/webhook steps: a hook call per step, kept in canary.stepPluginStatuses (Argo's shape).
+// The awaited call's id is kept in the entry's `status` as {"awaiting": "<id>"}.
+
+StepPluginStatus* Reconciler::WebhookStatus(RolloutStatus* status, int32_t index) {
+  for (auto& p : status->canary.step_plugin_statuses) {
+    if (p.index == index && p.name == kWebhookStep && p.operation == "Run") return &p;
+  }
+  return nullptr;
+}
+
+void Reconciler::ReconcileWebhookStep() {
+  const spec::CanaryStep* step = CurrentStep();
+  if (step == nullptr || !step->plugin || step->plugin->name != kWebhookStep) return;
+  if (spec_.paused || pause_.IsAborted(prev_) || !prev_.pause_conditions.empty()) return;
+  const int32_t index = *StepIndex();
+  const WebhookStep hook = ParseWebhookStep(*step->plugin, index);
+  StepPluginStatus* entry = WebhookStatus(&ns_, index);
+  const Time now = TruncateToSeconds(now_);
+  auto call = [&](StepPluginStatus* e) {
+    e->executions += 1;
+    const std::string id = fmt::format("webhook/{}/{}/{}", new_hash_, index, e->executions);
+    HookCall c = hook.call;
+    c.target = ObjectRef{ro_.metadata.namespace_, ro_.metadata.name};
+    c.phase = prev_.phase;
+    c.checksum = new_hash_;
+    intents_.push_back(CallHook{id, std::move(c)});
+    e->phase = "Running";
+    e->updated_at = now;
+    e->status = nlohmann::json{{"awaiting", id}};
+  };
+  if (entry == nullptr) {
+    StepPluginStatus fresh;
+    fresh.index = index;
+    fresh.name = kWebhookStep;
+    fresh.operation = "Run";
+    fresh.started_at = now;
+    ns_.canary.step_plugin_statuses.push_back(fresh);
+    call(&ns_.canary.step_plugin_statuses.back());
+    return;
+  }
+  if (entry->phase != "Running") return;
+  const std::string awaiting =
+      entry->status && entry->status->is_object() ? entry->status->value("awaiting", "") : "";
+  const HookObservation* answer = nullptr;
+  for (const HookObservation& h : obs_.hooks) {
+    if (!awaiting.empty() && h.id == awaiting) answer = &h;
+  }
+  if (answer == nullptr) {
+    if (awaiting.empty()) {
+      // A closed gate: call again once the interval has passed.
+      const Time due = entry->updated_at.value_or(now) + hook.interval;
+      if (now_ >= due) {
+        call(entry);
+      } else {
+        WakeAt(due);
+      }
+    }
+    if (hook.gate) gate_waiting_ = fmt::format("waiting for {}", HookTypeName(hook.call.type));
+    return;
+  }
+  const bool allowed = answer->result.verdict == HookVerdict::kAllowed;
+  const std::string detail = answer->result.message.empty()
+                                 ? std::string(HookVerdictName(answer->result.verdict))
+                                 : answer->result.message;
+  entry->updated_at = now;
+  entry->status = nlohmann::json::object();
+  auto finish = [&](std::string phase, std::string message) {
+    entry->phase = std::move(phase);
+    entry->message = std::move(message);
+    entry->finished_at = now;
+  };
+  switch (hook.call.type) {
+    case HookType::kConfirmRollout:
+    case HookType::kConfirmTrafficIncrease:
+    case HookType::kConfirmPromotion:
+      if (allowed) {
+        finish("Successful", fmt::format("{} approved", hook.call.name));
+      } else {
+        entry->message = fmt::format("{} closed: {}", hook.call.name, detail);
+        entry->backoff = spec::FormatGoDuration(hook.interval.count());
+        WakeAt(now + hook.interval);
+        gate_waiting_ = fmt::format("waiting for {}", HookTypeName(hook.call.type));
+      }
+      break;
+    case HookType::kPreRollout:
+    case HookType::kRollout:
+      if (allowed) {
+        finish("Successful", fmt::format("{} succeeded", hook.call.name));
+      } else {
+        finish("Failed", fmt::format("{} failed: {}", hook.call.name, detail));
+        pause_.AddAbort(fmt::format("{} webhook {} failed: {}", HookTypeName(hook.call.type),
+                                    hook.call.name, detail));
+      }
+      break;
+    case HookType::kRollback:
+      finish("Successful", fmt::format("{} answered {}", hook.call.name,
+                                       HookVerdictName(answer->result.verdict)));
+      if (allowed) pause_.AddAbort(fmt::format("rollback webhook {}", hook.call.name));
+      break;
+    case HookType::kPostRollout:
+    case HookType::kEvent:
+      finish("Successful", fmt::format("{} answered {}", hook.call.name,
+                                       HookVerdictName(answer->result.verdict)));
+      if (!allowed && hook.call.type == HookType::kPostRollout) {
+        Event(reason::kStepPluginTransition,
+              fmt::format("post-rollout webhook {} failed: {}", hook.call.name, detail),
+              EventType::kWarning);
+      }
+      break;
+  }
+  if (entry->phase != "Running") {
+    Event(reason::kStepPluginTransition, fmt::format("Step plugin {} (step {}) transitioned to {}",
+                                                     kWebhookStep, index, entry->phase));
+  }
+}
+
+bool Reconciler::WebhookStepCompleted() {
+  const StepPluginStatus* entry = WebhookStatus(&ns_, StepIndex().value_or(-1));
+  return entry != nullptr && entry->phase == "Successful";
+}
+
+// ---------------------------------------------------------------------------------------------
 // Canary
 
 void Reconciler::Canary() {
@@ -1223,6 +1397,7 @@ void Reconciler::Canary() {
     return;
   }
   ReconcileCanaryPause();
+  ReconcileWebhookStep();
   SyncCanaryStatus();
 }
 
@@ -1301,6 +1476,7 @@ bool Reconciler::CompletedCurrentCanaryStep() {
     return cur_step_ != nullptr && cur_step_->status.phase == AnalysisPhase::kSuccessful;
   }
   if (step->set_header_route || step->set_mirror_route) return true;
+  if (step->plugin) return WebhookStepCompleted();
   return false;
 }
 
@@ -1314,6 +1490,7 @@ void Reconciler::SyncCanaryStatus() {
   ns.available_replicas = available;
   ns.hpa_replicas = hpa;
   ns.canary.stable_ping_pong = prev_.canary.stable_ping_pong;
+  ns.canary.step_plugin_statuses = ns_.canary.step_plugin_statuses;
   ns.stable_rs = prev_.stable_rs;
   ns.current_step_hash = step_hash_;
   const int32_t steps = StepCount();
@@ -1701,6 +1878,9 @@ void Reconciler::Persist(RolloutStatus ns) {
   PhaseResult phase = CalculateRolloutPhase(spec_, ToPhaseStatus(ns));
   ns.phase = std::string(RolloutPhaseName(phase.phase));
   ns.message = phase.message;
+  if (!gate_waiting_.empty() && phase.phase == RolloutPhase::kProgressing) {
+    ns.message = gate_waiting_;
+  }
   // State-change events (sendStateChangeEvents).
   const bool was_paused = !prev_.pause_conditions.empty();
   const bool is_paused = !ns.pause_conditions.empty();
@@ -1770,6 +1950,7 @@ ReconcileResult Reconciler::Run() {
   ns_.alb = prev_.alb;
   ns_.albs = prev_.albs;
   ns_.canary.weights = prev_.canary.weights;
+  ns_.canary.step_plugin_statuses = prev_.canary.step_plugin_statuses;
   ns_.blue_green.active_selector = prev_.blue_green.active_selector;
   ns_.blue_green.preview_selector = prev_.blue_green.preview_selector;
   new_hash_ = CurrentPodHash(ro_, prev_);

@@ -92,16 +92,23 @@ class World {
       Observed obs = Observe();
       ReconcileResult r = Reconcile(ctx(), state_, obs, now_);
       pending_measurements_.clear();
+      const bool had_hooks = !pending_hooks_.empty();
+      pending_hooks_.clear();
       const std::string before = Fingerprint(state_);
       state_ = std::move(r.state);
       wake_ = r.wake_at;
       bool changed = Execute(r.intents);
-      if (!changed && before == Fingerprint(state_) && pending_measurements_.empty()) return;
+      if (!changed && !had_hooks && before == Fingerprint(state_) &&
+          pending_measurements_.empty() && pending_hooks_.empty()) {
+        return;
+      }
     }
     ADD_FAILURE() << "no fixpoint at t=" << Seconds(now_);
   }
 
   std::function<MeasurementUpdate(const std::string& metric, int64_t t)> metrics;
+  std::function<HookResult(const HookCall& call, int64_t t)> hooks;
+  std::vector<CallHook> calls_;
   Duration ready_after_ = Duration::zero();
 
   spec::Rollout rollout_;
@@ -179,6 +186,7 @@ class World {
     }
     obs.revisions = std::move(revs);
     obs.measurements = pending_measurements_;
+    obs.hooks = pending_hooks_;
     return obs;
   }
 
@@ -222,6 +230,9 @@ class World {
           u.measurement.finished_at = now_;
         }
         pending_measurements_.push_back({m->run, m->metric, u});
+      } else if (const auto* h = std::get_if<CallHook>(&intent)) {
+        calls_.push_back(*h);
+        pending_hooks_.push_back({h->id, hooks(h->call, Seconds(now_))});
       } else if (const auto* e = std::get_if<EmitEvent>(&intent)) {
         std::optional<int32_t> weight;
         if (state_.status.canary.weights) weight = state_.status.canary.weights->canary.weight;
@@ -255,6 +266,7 @@ class World {
   std::map<std::string, std::vector<Pod>> pods_;
   std::map<std::string, int32_t> desired_;
   std::vector<MeasurementObservation> pending_measurements_;
+  std::vector<HookObservation> pending_hooks_;
   std::optional<Time> wake_;
 };
 
@@ -829,6 +841,64 @@ TEST(ReconcileTest, RestartReplacesEveryOldInstance) {
   EXPECT_EQ(World::Seconds(*s.restarted_at), 60);
   EXPECT_EQ(s.phase, "Healthy") << s.message;
   EXPECT_EQ(w.Pods(s.stable_rs), 5);
+}
+
+constexpr char kWebhookGate[] = R"(apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: demo, namespace: default}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: demo}}
+  template:
+    metadata: {labels: {app: demo}}
+    spec:
+      containers: [{name: app, image: demo:v1}]
+  strategy:
+    canary:
+      trafficRouting:
+        plugins: {ramp/proxy: {listen: ":8080"}}
+      steps:
+      - setWeight: 50
+      - plugin:
+          name: ramp/webhook
+          config: {type: confirm-promotion, url: "http://gate.test/check", interval: 15s}
+)";
+
+// A closed confirm-promotion gate holds the rollout Progressing and is called every interval.
+TEST(ReconcileTest, WebhookGateWaitsUntilOpened) {
+  World w(kWebhookGate);
+  w.Deploy();
+  w.hooks = [](const HookCall&, int64_t t) {
+    return HookResult{t >= 60 ? HookVerdict::kAllowed : HookVerdict::kDenied, "closed", 403, 1};
+  };
+  w.SetImage("demo:v2");
+  w.RunFor(std::chrono::seconds(30));
+  EXPECT_EQ(w.state_.status.phase, "Progressing");
+  EXPECT_EQ(w.state_.status.message, "waiting for confirm-promotion");
+  EXPECT_EQ(w.state_.status.current_step_index, 1);
+  w.RunFor(std::chrono::minutes(2));
+  EXPECT_EQ(w.state_.status.phase, "Healthy") << w.state_.status.message;
+  ASSERT_FALSE(w.calls_.empty());
+  EXPECT_EQ(w.calls_[0].call.url, "http://gate.test/check");
+  EXPECT_EQ(w.calls_[0].call.type, HookType::kConfirmPromotion);
+  // Called at 0, 15, 30, 45 and 60 s: closed four times, then open.
+  EXPECT_EQ(w.calls_.size(), 5u);
+}
+
+TEST(ReconcileTest, FailingRolloutWebhookAborts) {
+  std::string yaml = kWebhookGate;
+  yaml.replace(yaml.find("type: confirm-promotion"), 23, "type: pre-rollout");
+  World w(yaml);
+  w.Deploy();
+  w.hooks = [](const HookCall&, int64_t) {
+    return HookResult{HookVerdict::kDenied, "load test failed", 500, 1};
+  };
+  w.SetImage("demo:v2");
+  w.RunFor(std::chrono::minutes(2));
+  EXPECT_TRUE(w.state_.status.abort);
+  const RolloutCondition* p = GetCondition(w.state_.status, condition_type::kProgressing);
+  ASSERT_NE(p, nullptr);
+  EXPECT_THAT(p->message, HasSubstr("load test failed"));
 }
 }  // namespace
 }  // namespace ramp::engine

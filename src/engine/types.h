@@ -9,14 +9,9 @@
 // `Observed`, and every effect goes out as an Intent. The runtime (src/runtime/, or src/sim/ on
 // a virtual clock) executes the intents through the ports of include/ramp/, persists the status,
 // and calls Reconcile again when an observation arrives or the wake-up time is reached. Nothing
-// polls. The Reconcile declaration itself belongs to the engine issue; its intended shape is:
+// polls. Reconcile itself is declared in reconcile.h:
 //
-//   struct ReconcileResult {
-//     RolloutStatus status;          // Argo's RolloutStatus shape, AnalysisRuns included
-//     std::vector<Intent> intents;   // in execution order
-//     std::optional<Time> wake_at;   // earliest time-based transition; nullopt: only on change
-//   };
-//   ReconcileResult Reconcile(const spec::Rollout& spec, const RolloutStatus& status,
+//   ReconcileResult Reconcile(const ReconcileContext& context, const RolloutState& state,
 //                             const Observed& observed, Time now);
 //
 // wake_at covers every time-based transition: pause end, autoPromotionSeconds end, initialDelay

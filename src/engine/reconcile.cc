@@ -30,6 +30,8 @@ using spec::AnalysisPhase;
 
 constexpr char kSafeAlphabet[] = "bcdfghjklmnpqrstvwxz2456789";
 constexpr char kWebhookStep[] = "ramp/webhook";
+// Argo's ROLLOUT_VERIFY_RETRY_INTERVAL default.
+constexpr Duration kVerifyRetryInterval = std::chrono::seconds(10);
 
 // A ramp/webhook step's configuration (docs/manifests.md); lint has validated it.
 struct WebhookStep {
@@ -340,6 +342,10 @@ class Reconciler {
   void CalculatePauseStatus(RolloutStatus* ns);
   void EvaluateProgressDeadlineAbort(const RolloutStatus& ns);
   void InvalidSpec(const std::string& message);
+
+  // ---- Failures of the previous batch ----
+  void RecordFailures();
+  std::set<ServiceRole> force_switch_;  // switches that failed: asked again even if unchanged
 
   // ---- Output ----
   void Event(std::string_view reason, std::string message, EventType type = EventType::kNormal) {
@@ -780,7 +786,8 @@ bool Reconciler::IsFastRollback() {
 
 void Reconciler::SwitchSelector(ServiceRole role, const std::string& service, std::string* selector,
                                 const std::string& hash) {
-  if (*selector == hash) return;
+  if (*selector == hash && force_switch_.count(role) == 0) return;
+  force_switch_.erase(role);
   intents_.push_back(SwitchService{role, hash});
   if (!service.empty()) {
     Event(reason::kSwitchService,
@@ -921,6 +928,12 @@ void Reconciler::ReconcileTrafficRouting() {
   const auto& old = prev_.canary.weights;
   const bool modified = !old || old->canary != weights.canary || old->stable != weights.stable ||
                         !old->additional.empty();
+  auto verify = [&](int32_t weight) {
+    intents_.push_back(VerifyWeight{weight, {}});
+    st_.weight_verify_sent = TruncateToSeconds(now_);
+    ns_.canary.weights->verified = false;
+    WakeAt(*st_.weight_verify_sent + kVerifyRetryInterval);
+  };
   if (modified) {
     // A change of hashes alone is the SwitchService intents' business; the router's weight
     // moves only when the number does.
@@ -931,6 +944,36 @@ void Reconciler::ReconcileTrafficRouting() {
                              : std::string();
     Event(reason::kTrafficWeightUpdated, fmt::format("Traffic weight updated {}", detail));
     ns_.canary.weights = weights;
+    verify(desired);
+    return;
+  }
+  // The answer to the last VerifyWeight, or a retry when the weight is still not in effect.
+  if (!ns_.canary.weights) return;
+  if (obs_.weight && obs_.weight->weight == ns_.canary.weights->canary.weight) {
+    const WeightCheck& check = obs_.weight->check;
+    switch (check.verification) {
+      case WeightVerification::kVerified:
+        ns_.canary.weights->verified = true;
+        break;
+      case WeightVerification::kNotSupported:
+        ns_.canary.weights->verified.reset();
+        break;
+      case WeightVerification::kNotVerified:
+        ns_.canary.weights->verified = false;
+        if (!check.message.empty()) {
+          Event(reason::kWeightVerifyError,
+                fmt::format("Failed to verify weight: {}", check.message), EventType::kWarning);
+        }
+        break;
+    }
+    return;
+  }
+  if (ns_.canary.weights->verified == false && st_.weight_verify_sent) {
+    if (now_ >= *st_.weight_verify_sent + kVerifyRetryInterval) {
+      verify(ns_.canary.weights->canary.weight);
+    } else {
+      WakeAt(*st_.weight_verify_sent + kVerifyRetryInterval);
+    }
   }
 }
 
@@ -1369,6 +1412,33 @@ void Reconciler::ReconcileWebhookStep() {
 bool Reconciler::WebhookStepCompleted() {
   const StepPluginStatus* entry = WebhookStatus(&ns_, StepIndex().value_or(-1));
   return entry != nullptr && entry->phase == "Successful";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Failures: what the previous batch could not do is forgotten, so this reconcile asks again.
+
+void Reconciler::RecordFailures() {
+  for (const IntentFailure& f : obs_.failures) {
+    const std::string what = std::string(IntentName(f.intent));
+    if (std::holds_alternative<SetWeight>(f.intent) ||
+        std::holds_alternative<VerifyWeight>(f.intent) ||
+        std::holds_alternative<SetHeaderRoute>(f.intent) ||
+        std::holds_alternative<SetMirrorRoute>(f.intent) ||
+        std::holds_alternative<engine::RemoveManagedRoutes>(f.intent)) {
+      Event(reason::kTrafficRoutingError, f.status.message(), EventType::kWarning);
+      if (std::holds_alternative<SetWeight>(f.intent)) prev_.canary.weights.reset();
+      if (std::holds_alternative<engine::RemoveManagedRoutes>(f.intent)) st_.managed_routes = true;
+    } else if (const auto* sw = std::get_if<SwitchService>(&f.intent)) {
+      Event(reason::kReconciliationError,
+            fmt::format("Reconciliation failed with error: {}: {}", what, f.status.message()),
+            EventType::kWarning);
+      force_switch_.insert(sw->role);
+    } else {
+      Event(reason::kReconciliationError,
+            fmt::format("Reconciliation failed with error: {}: {}", what, f.status.message()),
+            EventType::kWarning);
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1941,6 +2011,7 @@ ReconcileResult Reconciler::Run() {
       !prev_.observed_generation.empty()) {
     CheckPausedConditions(!prev_.pause_conditions.empty() || spec_.paused, &prev_, now_);
   }
+  RecordFailures();
   std::string unsupported;
   if (UnsupportedSteps(&unsupported)) {
     InvalidSpec(unsupported);

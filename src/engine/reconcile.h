@@ -71,6 +71,8 @@ struct RolloutState {
   std::string canary_selector;
   // A setHeaderRoute/setMirrorRoute is in place and must be removed when the rollout ends.
   bool managed_routes = false;
+  // When the last VerifyWeight was asked for; a weight not verified is asked again 10 s later.
+  std::optional<Time> weight_verify_sent;
 };
 
 // What Reconcile reads besides the state: the Rollout and what it may reference.

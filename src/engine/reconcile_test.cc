@@ -92,14 +92,15 @@ class World {
       Observed obs = Observe();
       ReconcileResult r = Reconcile(ctx(), state_, obs, now_);
       pending_measurements_.clear();
-      const bool had_hooks = !pending_hooks_.empty();
+      const bool had_hooks = !pending_hooks_.empty() || pending_weight_.has_value();
       pending_hooks_.clear();
+      pending_weight_.reset();
       const std::string before = Fingerprint(state_);
       state_ = std::move(r.state);
       wake_ = r.wake_at;
       bool changed = Execute(r.intents);
       if (!changed && !had_hooks && before == Fingerprint(state_) &&
-          pending_measurements_.empty() && pending_hooks_.empty()) {
+          pending_measurements_.empty() && pending_hooks_.empty() && !pending_weight_) {
         return;
       }
     }
@@ -117,6 +118,7 @@ class World {
   std::vector<int32_t> weights_set_;
   std::vector<Intent> all_intents_;
   int restarts_ = 0;
+  int64_t verified_from_ = INT64_MIN;  // the router reads back nothing before this t
   Time now_ = kT0;
 
   std::vector<std::string> Reasons() const {
@@ -187,6 +189,7 @@ class World {
     obs.revisions = std::move(revs);
     obs.measurements = pending_measurements_;
     obs.hooks = pending_hooks_;
+    obs.weight = pending_weight_;
     return obs;
   }
 
@@ -216,6 +219,14 @@ class World {
         desired_.erase(d->hash);
       } else if (const auto* w = std::get_if<SetWeight>(&intent)) {
         weights_set_.push_back(w->weight);
+        router_weight_ = w->weight;
+      } else if (const auto* v = std::get_if<VerifyWeight>(&intent)) {
+        WeightCheck check;
+        check.verification = router_weight_ == v->weight && Seconds(now_) >= verified_from_
+                                 ? WeightVerification::kVerified
+                                 : WeightVerification::kNotVerified;
+        check.observed_weight = router_weight_;
+        pending_weight_ = WeightObservation{v->weight, check};
       } else if (const auto* m = std::get_if<Measure>(&intent)) {
         if (m->action == MeasureAction::kGarbageCollect) continue;
         MeasurementUpdate u;
@@ -267,6 +278,8 @@ class World {
   std::map<std::string, int32_t> desired_;
   std::vector<MeasurementObservation> pending_measurements_;
   std::vector<HookObservation> pending_hooks_;
+  std::optional<WeightObservation> pending_weight_;
+  int32_t router_weight_ = 0;
   std::optional<Time> wake_;
 };
 
@@ -899,6 +912,67 @@ TEST(ReconcileTest, FailingRolloutWebhookAborts) {
   const RolloutCondition* p = GetCondition(w.state_.status, condition_type::kProgressing);
   ASSERT_NE(p, nullptr);
   EXPECT_THAT(p->message, HasSubstr("load test failed"));
+}
+
+// A weight that does not read back holds the setWeight step; it is checked again every 10 s.
+TEST(ReconcileTest, UnverifiedWeightHoldsTheStep) {
+  World w(kCanaryA);
+  w.Deploy();
+  w.ready_after_ = std::chrono::seconds(5);
+  w.verified_from_ = 25;
+  w.SetImage("demo:v2");
+  w.RunFor(std::chrono::minutes(1));
+  const SeenEvent* step1 = w.FindEvent("RolloutStepCompleted", "1/4");
+  ASSERT_NE(step1, nullptr);
+  EXPECT_EQ(step1->t, 25);  // weight set at 5 s; read back at 5, 15 and 25 s
+  int verifies = 0;
+  for (const Intent& i : w.all_intents_) verifies += std::holds_alternative<VerifyWeight>(i);
+  EXPECT_GE(verifies, 3);
+}
+
+// What the previous batch failed to do is asked again, with a Warning event.
+TEST(ReconcileTest, FailedIntentsAreAskedAgain) {
+  World w(kCanaryA);
+  w.Deploy();
+  w.SetImage("demo:v2");
+  w.RunFor(std::chrono::seconds(10));
+  ASSERT_TRUE(w.state_.status.canary.weights.has_value());
+  const int32_t weight = w.state_.status.canary.weights->canary.weight;
+  ReconcileContext ctx;
+  ctx.rollout = &w.rollout_;
+  Observed obs;
+  obs.revisions = std::vector<RevisionStatus>{};
+  for (const auto& rec : w.state_.revisions) {
+    RevisionStatus r;
+    r.hash = rec.hash;
+    r.desired_replicas = w.Pods(rec.hash);
+    for (int i = 0; i < r.desired_replicas; ++i) {
+      InstanceStatus inst;
+      inst.id = rec.hash + std::to_string(i);
+      inst.state = InstanceState::kReady;
+      inst.ready_since = kT0;
+      r.instances.push_back(inst);
+    }
+    obs.revisions->push_back(r);
+  }
+  obs.failures.push_back({SetWeight{weight, {}}, UnavailableError("proxy admin socket refused")});
+  obs.failures.push_back(
+      {SwitchService{ServiceRole::kCanary, w.state_.canary_selector}, UnavailableError("down")});
+  ReconcileResult r = Reconcile(ctx, w.state_, obs, w.now_);
+  bool set_weight = false, switched = false, warned = false;
+  for (const Intent& i : r.intents) {
+    if (const auto* sw = std::get_if<SetWeight>(&i)) set_weight = sw->weight == weight;
+    if (const auto* ss = std::get_if<SwitchService>(&i))
+      switched = ss->role == ServiceRole::kCanary;
+    if (const auto* e = std::get_if<EmitEvent>(&i)) {
+      warned =
+          warned || (e->reason == "TrafficRoutingError" &&
+                     e->message == "proxy admin socket refused" && e->type == EventType::kWarning);
+    }
+  }
+  EXPECT_TRUE(set_weight);
+  EXPECT_TRUE(switched);
+  EXPECT_TRUE(warned);
 }
 }  // namespace
 }  // namespace ramp::engine

@@ -753,8 +753,7 @@ bool Reconciler::IsRollback() {
   Rev* s = StableRs();
   if (n == nullptr || s == nullptr) return false;
   if (prev_.stable_rs == new_hash_) return true;
-  return Record(*n).revision < Record(*s).revision &&
-         Record(*n).created_at.value_or(Time{}) < Record(*s).created_at.value_or(Time{});
+  return Record(*n).created_at.value_or(Time{}) < Record(*s).created_at.value_or(Time{});
 }
 
 bool Reconciler::IsRollbackWithinWindow() {
@@ -1454,8 +1453,8 @@ void Reconciler::Canary() {
     st_.status = prev_;
     return;
   }
-  ReconcileRevisionHistory();
   ReconcileCanaryServices();
+  ReconcileRevisionHistory();
   ReconcileTrafficRouting();
   ReconcileAnalysisRuns();
   if (pause_.HasAddPause()) {

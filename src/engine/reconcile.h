@@ -7,7 +7,9 @@
 // revisions it created (Argo keeps these as ReplicaSets with their annotations) and the
 // AnalysisRuns of the rollout. The caller persists the returned state, carries out the intents
 // in order (types.h says how) and calls again when an observation arrives or `wake_at` is
-// reached. Nothing here reads a clock, sleeps or does I/O.
+// reached. Like Argo's controller, one call moves one stage forward: when the returned state
+// differs from the one passed in, the caller calls again at once with fresh observations, until
+// the state stops changing (a fixpoint). Nothing here reads a clock, sleeps or does I/O.
 //
 // What is followed from Argo: the canary path (steps setWeight, pause, analysis, setCanaryScale,
 // setHeaderRoute, setMirrorRoute; background analysis with startingStep; basic and

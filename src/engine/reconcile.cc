@@ -2005,9 +2005,8 @@ ReconcileResult Reconciler::Run() {
   }
   prev_ = st_.status;
   // Pause-related conditions are brought in line with spec.paused and the pause conditions
-  // before anything else (Argo's checkPausedConditions).
-  if (prev_.observed_generation == std::to_string(ro_.metadata.generation.value_or(1)) ||
-      !prev_.observed_generation.empty()) {
+  // before anything else (Argo's checkPausedConditions), once the spec's generation is observed.
+  if (prev_.observed_generation == std::to_string(ro_.metadata.generation.value_or(1))) {
     CheckPausedConditions(!prev_.pause_conditions.empty() || spec_.paused, &prev_, now_);
   }
   RecordFailures();

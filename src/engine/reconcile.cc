@@ -1246,6 +1246,12 @@ void Reconciler::AssessRuns(bool only_touched) {
   for (auto& run : st_.analysis_runs) {
     const bool touched = touched_runs_.count(run.metadata.name) != 0;
     if (only_touched != touched) continue;
+    if (!touched && spec::IsCompleted(run.status.phase)) {
+      // A finished run changes only when an answer it still waited for arrives.
+      bool answered = false;
+      for (const auto& m : obs_.measurements) answered = answered || m.run == run.metadata.name;
+      if (!answered) continue;
+    }
     analysis::AssessResult r = analysis::Reconcile(
         run, only_touched ? std::vector<MeasurementObservation>{} : obs_.measurements, now_,
         ctx_.evaluator);

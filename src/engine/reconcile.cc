@@ -1821,7 +1821,18 @@ std::string Reconciler::ShouldFullPromote(const RolloutStatus& ns) {
   if (spec_.canary) {
     if (pause_.IsAborted(prev_)) return "";
     Rev* n = NewRs();
-    if (n == nullptr || n->available < spec_.EffectiveReplicas()) return "";
+    if (n == nullptr) return "";
+    const int32_t replicas = spec_.EffectiveReplicas();
+    if (n->available < replicas) {
+      // canary.replicaProgressThreshold lets a promotion go ahead with part of the new revision
+      // available (Argo's ReplicaProgressThresholdMet).
+      const auto& t = spec_.canary->replica_progress_threshold;
+      if (!t || t->value < 0) return "";
+      const bool met = t->type == "Percent"
+                           ? replicas == 0 || 100.0 * n->available / replicas >= t->value - 1e-10
+                           : n->available >= t->value;
+      if (!met) return "";
+    }
     if (prev_.promote_full) return "Full promotion requested";
     if (IsFastRollback())
       return IsRollbackWithinWindow() ? "Rollback within window" : "Fast rollback";

@@ -118,6 +118,10 @@ class World {
   std::vector<int32_t> weights_set_;
   std::vector<Intent> all_intents_;
   int restarts_ = 0;
+  // Instances of a revision beyond this many never become ready (except in the revision named by
+  // never_ready_hash_, which is exempt: the one deployed before the test).
+  int32_t ready_cap_ = INT32_MAX;
+  std::optional<std::string> never_ready_hash_;
   int64_t verified_from_ = INT64_MIN;  // the router reads back nothing before this t
   Time now_ = kT0;
 
@@ -202,7 +206,12 @@ class World {
         auto& pods = pods_[s->hash];
         desired_[s->hash] = s->replicas;
         while (static_cast<int32_t>(pods.size()) < s->replicas) {
-          pods.push_back(Pod{now_ + ready_after_, now_});
+          std::optional<Time> ready = now_ + ready_after_;
+          if (s->hash != never_ready_hash_.value_or("") &&
+              static_cast<int32_t>(pods.size()) >= ready_cap_) {
+            ready.reset();
+          }
+          pods.push_back(Pod{ready, now_});
           changed = true;
         }
         while (static_cast<int32_t>(pods.size()) > s->replicas) {
@@ -1192,6 +1201,38 @@ TEST(ReconcileTest, RevisionHistoryLimitDeletesOldRevisions) {
   // The current revision and one old one.
   EXPECT_EQ(w.state_.revisions.size(), 2u);
   EXPECT_EQ(w.state_.revisions.back().revision, 5);
+}
+
+// canary.replicaProgressThreshold: promotion goes ahead once 8 of 10 new instances are available.
+TEST(ReconcileTest, ReplicaProgressThresholdAllowsPartialPromotion) {
+  std::string yaml = kCanaryA;
+  yaml.replace(yaml.find("      canaryService"), 0,
+               "      replicaProgressThreshold: {type: Pods, value: 8}\n");
+  World w(yaml);
+  w.Deploy();
+  w.never_ready_hash_ = w.state_.status.stable_rs;
+  w.ready_cap_ = 8;
+  w.SetImage("demo:v2");
+  w.RunFor(std::chrono::seconds(1));
+  auto full = PromoteRolloutFull(w.rollout_.spec, w.state_.status);
+  w.Apply(*full);
+  w.RunFor(std::chrono::minutes(1));
+  EXPECT_EQ(w.state_.status.stable_rs, w.state_.status.current_pod_hash);
+  EXPECT_NE(w.FindEvent("RolloutCompleted", "Full promotion requested"), nullptr);
+}
+
+TEST(ReconcileTest, WithoutThresholdPromotionWaitsForEveryInstance) {
+  World w(kCanaryA);
+  w.Deploy();
+  w.never_ready_hash_ = w.state_.status.stable_rs;
+  w.ready_cap_ = 8;
+  w.SetImage("demo:v2");
+  w.RunFor(std::chrono::seconds(1));
+  auto full = PromoteRolloutFull(w.rollout_.spec, w.state_.status);
+  w.Apply(*full);
+  w.RunFor(std::chrono::minutes(1));
+  EXPECT_NE(w.state_.status.stable_rs, w.state_.status.current_pod_hash);
+  EXPECT_EQ(w.FindEvent("RolloutCompleted"), nullptr);
 }
 }  // namespace
 }  // namespace ramp::engine

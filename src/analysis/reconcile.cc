@@ -23,7 +23,10 @@ constexpr char kAwaitTerminate[] = "Terminate";
 // One metric of the run as this reconcile sees it.
 struct MetricInfo {
   internal::ResolvedMetric resolved;  // secrets as placeholders (scheduling, provider config)
-  std::string success_condition;      // with secret values
+  // Where the provider configuration is resolved from when `resolved` was made without it.
+  const spec::Metric* source = nullptr;
+  const internal::ArgTable* table = nullptr;
+  std::string success_condition;  // with secret values
   std::string failure_condition;
   bool dry_run = false;
   int32_t retention = kDefaultMeasurementRetention;
@@ -385,9 +388,16 @@ MeasureRequest MakeRequest(const MetricInfo& info, engine::MeasureAction action,
   req.metric = info.resolved.name;
   req.action = action;
   req.metric_ref.name = info.resolved.name;
-  if (!info.resolved.providers.empty()) {
-    req.metric_ref.provider_type = info.resolved.providers.front().first;
-    req.metric_ref.provider_config_json = info.resolved.providers.front().second.dump();
+  const auto* providers = &info.resolved.providers;
+  StatusOr<internal::ResolvedMetric> full;
+  if (providers->empty() && info.source != nullptr && info.table != nullptr) {
+    // The run was validated on its first reconcile, so this resolves.
+    full = internal::ResolveMetric(*info.source, *info.table);
+    if (full.has_value()) providers = &full->providers;
+  }
+  if (!providers->empty()) {
+    req.metric_ref.provider_type = providers->front().first;
+    req.metric_ref.provider_config_json = providers->front().second.dump();
   }
   req.metric_ref.interval = info.resolved.Interval();
   req.secret_args = SecretArgsIn(req.metric_ref.provider_config_json, run.spec.args);
@@ -610,20 +620,29 @@ AssessResult Reconcile(const spec::AnalysisRun& run,
   // 1. Metrics resolved with secrets as placeholders, validated; dry-run and retention rules.
   auto table = internal::MakeArgTable(run.spec.args, {});
   if (!table.has_value()) return end_in_error(kUnresolved + table.error().message());
-  std::vector<MetricInfo> metrics;
+  // The spec of a run never changes: it is resolved in full and validated on the first
+  // reconcile (a run that fails ends there); later reconciles resolve only what scheduling and
+  // evaluation read, and provider configurations when a request is made.
+  const bool first = !st.started_at.has_value();
   std::vector<internal::ResolvedMetric> resolved;
+  resolved.reserve(run.spec.metrics.size());
   for (const spec::Metric& m : run.spec.metrics) {
-    auto r = internal::ResolveMetric(m, *table);
+    auto r = internal::ResolveMetric(m, *table, /*with_providers=*/first);
     if (!r.has_value()) return end_in_error(kUnresolved + r.error().message());
-    resolved.push_back(*r);
-    MetricInfo info;
-    info.success_condition = r->success_condition;
-    info.failure_condition = r->failure_condition;
-    info.resolved = std::move(*r);
-    metrics.push_back(std::move(info));
+    resolved.push_back(std::move(*r));
   }
-  Status valid = internal::ValidateMetrics(resolved);
-  if (!valid.ok()) return end_in_error(kInvalid + valid.message());
+  if (first) {
+    Status valid = internal::ValidateMetrics(resolved);
+    if (!valid.ok()) return end_in_error(kInvalid + valid.message());
+  }
+  std::vector<MetricInfo> metrics(resolved.size());
+  for (size_t i = 0; i < resolved.size(); ++i) {
+    metrics[i].success_condition = resolved[i].success_condition;
+    metrics[i].failure_condition = resolved[i].failure_condition;
+    metrics[i].resolved = std::move(resolved[i]);
+    metrics[i].source = &run.spec.metrics[i];
+    metrics[i].table = &*table;
+  }
   for (size_t i = 0; i < run.spec.dry_run.size(); ++i) {
     int matched = 0;
     for (MetricInfo& info : metrics) {
@@ -673,7 +692,7 @@ AssessResult Reconcile(const spec::AnalysisRun& run,
     auto real = internal::MakeArgTable(run.spec.args, secret_values);
     if (!real.has_value()) return end_in_error(kUnresolved + real.error().message());
     for (size_t i = 0; i < metrics.size(); ++i) {
-      auto r = internal::ResolveMetric(run.spec.metrics[i], *real);
+      auto r = internal::ResolveMetric(run.spec.metrics[i], *real, /*with_providers=*/false);
       if (!r.has_value()) return end_in_error(kUnresolved + r.error().message());
       metrics[i].success_condition = r->success_condition;
       metrics[i].failure_condition = r->failure_condition;

@@ -380,7 +380,8 @@ Duration ResolvedMetric::InitialDelay() const {
   return Duration(spec::ParseGoDuration(initial_delay).value_or(0));
 }
 
-StatusOr<ResolvedMetric> ResolveMetric(const spec::Metric& metric, const ArgTable& args) {
+StatusOr<ResolvedMetric> ResolveMetric(const spec::Metric& metric, const ArgTable& args,
+                                       bool with_providers) {
   // Argo marshals the metric and resolves the whole text; the error it reports is the last
   // unresolved tag in field order (name, interval, initialDelay, count, conditions, limits,
   // provider).
@@ -398,9 +399,11 @@ StatusOr<ResolvedMetric> ResolveMetric(const spec::Metric& metric, const ArgTabl
       SubstituteIntOrString(metric.consecutive_error_limit, args, &last_error);
   r.consecutive_success_limit =
       SubstituteIntOrString(metric.consecutive_success_limit, args, &last_error);
-  r.providers = ProviderConfigs(metric.provider);
-  for (auto& [type, config] : r.providers) {
-    SubstituteJson(&config, args, /*keep_secret_tags=*/true, &last_error);
+  if (with_providers) {
+    r.providers = ProviderConfigs(metric.provider);
+    for (auto& [type, config] : r.providers) {
+      SubstituteJson(&config, args, /*keep_secret_tags=*/true, &last_error);
+    }
   }
   if (!last_error.ok()) return Fail(last_error);
   return r;

@@ -83,8 +83,10 @@ struct ResolvedMetric {
 };
 
 // Resolves every string of `metric` (name, durations, counts and limits written as strings,
-// conditions, and the provider configuration, keys included).
-StatusOr<ResolvedMetric> ResolveMetric(const spec::Metric& metric, const ArgTable& args);
+// conditions, and — unless `with_providers` is false — the provider configuration, keys
+// included).
+StatusOr<ResolvedMetric> ResolveMetric(const spec::Metric& metric, const ArgTable& args,
+                                       bool with_providers = true);
 
 // Argo's ValidateMetrics over resolved metrics; the message is Argo's ("no metrics specified",
 // "metrics[1]: duplicate name 'x'", "metrics[0]: count (2) must be >= …", …).

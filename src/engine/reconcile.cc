@@ -230,6 +230,7 @@ class Reconciler {
   // ---- Revisions ----
   void LoadRevisions();
   void EnsureNewRevision();
+  void AdoptUnknownRevisions();
   std::string RsName(const std::string& hash) const { return ro_.metadata.name + "-" + hash; }
   RevisionRecord& Record(const Rev& r) { return st_.revisions[r.record]; }
   const RevisionRecord& Record(const Rev& r) const { return st_.revisions[r.record]; }
@@ -438,6 +439,23 @@ void Reconciler::EnsureNewRevision() {
     Event(reason::kRolloutUpdated, fmt::format("Rollout updated to revision {}", it->revision));
   }
   std::sort(
+      st_.revisions.begin(), st_.revisions.end(),
+      [](const RevisionRecord& a, const RevisionRecord& b) { return a.revision < b.revision; });
+}
+
+// A revision the platform runs that the state does not know (a lost state, instances started by
+// hand) becomes one of the rollout's old revisions, so it is scaled down like any other.
+void Reconciler::AdoptUnknownRevisions() {
+  for (const RevisionStatus& r : *obs_.revisions) {
+    const bool known = std::any_of(st_.revisions.begin(), st_.revisions.end(),
+                                   [&](const RevisionRecord& rec) { return rec.hash == r.hash; });
+    if (known || r.hash.empty()) continue;
+    RevisionRecord rec;
+    rec.hash = r.hash;
+    rec.revision = r.revision;
+    st_.revisions.push_back(std::move(rec));
+  }
+  std::stable_sort(
       st_.revisions.begin(), st_.revisions.end(),
       [](const RevisionRecord& a, const RevisionRecord& b) { return a.revision < b.revision; });
 }
@@ -2043,6 +2061,7 @@ ReconcileResult Reconciler::Run() {
   step_hash_ = spec_.canary ? SafeEncode(Fnv32a(StepsText(spec_))) : "";
   template_changed_ = prev_.current_pod_hash != new_hash_ ||
                       (spec_.canary && prev_.current_step_hash != step_hash_);
+  AdoptUnknownRevisions();
   EnsureNewRevision();
   LoadRevisions();
   if (spec_.blue_green) {

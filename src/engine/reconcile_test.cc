@@ -1234,5 +1234,42 @@ TEST(ReconcileTest, WithoutThresholdPromotionWaitsForEveryInstance) {
   EXPECT_NE(w.state_.status.stable_rs, w.state_.status.current_pod_hash);
   EXPECT_EQ(w.FindEvent("RolloutCompleted"), nullptr);
 }
+
+// Instances of a revision the state does not know are adopted as an old revision and removed.
+TEST(ReconcileTest, UnknownRevisionsAreScaledDown) {
+  World w(kBasic);
+  w.Deploy();
+  ReconcileContext ctx;
+  ctx.rollout = &w.rollout_;
+  Observed obs;
+  obs.revisions = std::vector<RevisionStatus>{};
+  RevisionStatus stable;
+  stable.hash = w.state_.status.stable_rs;
+  stable.revision = 1;
+  stable.desired_replicas = 5;
+  RevisionStatus stray;
+  stray.hash = "stray";
+  stray.revision = 0;
+  stray.desired_replicas = 2;
+  for (int i = 0; i < 5; ++i) {
+    InstanceStatus inst;
+    inst.id = "s" + std::to_string(i);
+    inst.state = InstanceState::kReady;
+    inst.ready_since = kT0 - std::chrono::hours(1);
+    stable.instances.push_back(inst);
+    if (i < 2) stray.instances.push_back(inst);
+  }
+  obs.revisions->push_back(stable);
+  obs.revisions->push_back(stray);
+  ReconcileResult r = Reconcile(ctx, w.state_, obs, kT0);
+  bool scaled = false;
+  for (const Intent& i : r.intents) {
+    if (const auto* s = std::get_if<ScaleRevision>(&i))
+      scaled = scaled || (s->hash == "stray" && s->replicas == 0);
+  }
+  EXPECT_TRUE(scaled);
+  EXPECT_TRUE(std::any_of(r.state.revisions.begin(), r.state.revisions.end(),
+                          [](const RevisionRecord& rec) { return rec.hash == "stray"; }));
+}
 }  // namespace
 }  // namespace ramp::engine

@@ -14,6 +14,7 @@ namespace ramp::cli {
 int& ExitCode();
 
 void RegisterLint(CLI::App* app);
+void RegisterSimulate(CLI::App* app);
 void RegisterVersion(CLI::App* app);
 
 }  // namespace ramp::cli

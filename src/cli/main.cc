@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   CLI::App app{"ramp — progressive delivery for Argo Rollouts manifests, on Kubernetes or not"};
   app.require_subcommand(1);
   ramp::cli::RegisterLint(&app);
+  ramp::cli::RegisterSimulate(&app);
   ramp::cli::RegisterVersion(&app);
   try {
     app.parse(argc, argv);

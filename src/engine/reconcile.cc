@@ -826,8 +826,13 @@ void Reconciler::EnsureCanaryTarget(ServiceRole role, const std::string& service
 void Reconciler::ReconcileCanaryServices() {
   const auto& c = *spec_.canary;
   EnsureCanaryTarget(ServiceRole::kStable, c.stable_service, &st_.stable_selector, StableRs());
-  if (pause_.IsAborted(prev_) && !c.traffic_routing) {
-    EnsureCanaryTarget(ServiceRole::kCanary, c.canary_service, &st_.canary_selector, StableRs());
+  if (pause_.IsAborted(prev_)) {
+    // Argo points the canary Service at the new revision here and, with a router, back at the
+    // stable one in the traffic stage of the same reconcile; ramp goes to the stable directly so
+    // the canary backend set does not flap while aborted.
+    if (!c.traffic_routing) {
+      EnsureCanaryTarget(ServiceRole::kCanary, c.canary_service, &st_.canary_selector, StableRs());
+    }
     return;
   }
   if (FullyPromoted() && c.traffic_routing && c.dynamic_stable_scale && prev_.canary.weights &&

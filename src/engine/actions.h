@@ -30,12 +30,14 @@
 namespace ramp::engine {
 
 // The spec and status after a user action. `changed` is false when the client would write
-// nothing (or a patch that changes nothing). `event_reason` is the Argo event the controller
-// records when it reconciles the change (RolloutPaused, RolloutResumed, RolloutAborted,
-// RolloutRetry, RolloutUpdated), empty when none follows. `message` is what the Argo client
-// prints after "rollout '<name>' " ("promoted", "fully promoted", "aborted", "retried", "paused",
-// "restarts in 10s", "undo", "image updated"; ramp's resume: "resumed"), or, for an undo that
-// is skipped, its whole line "skipped rollback (current template already matches revision N)".
+// nothing (or a patch that changes nothing). `event_reason` is the reason of the event that
+// follows the action (RolloutPaused, RolloutResumed, RolloutAborted, RolloutRetry,
+// RolloutUpdated), empty when none does; Reconcile itself records RolloutAborted and
+// RolloutUpdated when it reconciles the change, so a runtime records only the pause, resume and
+// retry events (Argo records no retry event; ramp does, for notifications). `message` is what the
+// Argo client prints after "rollout '<name>' " ("promoted", "fully promoted", "aborted", "retried",
+// "paused", "restarts in 10s", "undo", "image updated"; ramp's resume: "resumed"), or, for an undo
+// that is skipped, its whole line "skipped rollback (current template already matches revision N)".
 struct ActionResult {
   spec::RolloutSpec spec;
   RolloutStatus status;

@@ -4,6 +4,9 @@
 // Thread-safety: the CLI runs on one thread.
 #pragma once
 
+#include <cstddef>
+#include <string>
+
 namespace CLI {
 class App;
 }  // namespace CLI
@@ -12,6 +15,13 @@ namespace ramp::cli {
 
 // Exit code a verb's callback leaves for main (CLI11 callbacks cannot return one).
 int& ExitCode();
+
+// The largest file a verb reads.
+inline constexpr size_t kMaxInputFileBytes = 32u << 20;
+
+// Reads a whole file ("-" is stdin); false with the reason in `error` when it cannot be read or
+// is larger than kMaxInputFileBytes.
+bool ReadInputFile(const std::string& path, std::string* out, std::string* error);
 
 void RegisterLint(CLI::App* app);
 void RegisterSimulate(CLI::App* app);

@@ -3,11 +3,7 @@
 // 1 with every error listed (file:line:col: path: message), 2 when a file cannot be read.
 #include <CLI/CLI.hpp>
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -17,40 +13,11 @@
 namespace ramp::cli {
 namespace {
 
-constexpr size_t kMaxFileBytes = 32u << 20;
-
 struct LintOptions {
   std::vector<std::string> files;
   std::vector<std::string> positional;
   bool warnings = false;
 };
-
-// Reads a whole file (or stdin for "-"); false with a reason when it cannot be read.
-bool ReadFile(const std::string& path, std::string* out, std::string* error) {
-  if (path == "-") {
-    std::ostringstream ss;
-    ss << std::cin.rdbuf();
-    *out = ss.str();
-    return true;
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    *error = std::strerror(errno);
-    return false;
-  }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) {
-    *error = "read error";
-    return false;
-  }
-  *out = ss.str();
-  if (out->size() > kMaxFileBytes) {
-    *error = "file is larger than 32 MiB";
-    return false;
-  }
-  return true;
-}
 
 int RunLint(const LintOptions& opts) {
   std::vector<std::string> files = opts.files;
@@ -63,7 +30,7 @@ int RunLint(const LintOptions& opts) {
   size_t errors = 0;
   for (const std::string& file : files) {
     std::string text, why;
-    if (!ReadFile(file, &text, &why)) {
+    if (!ReadInputFile(file, &text, &why)) {
       std::cerr << "ramp lint: cannot read " << file << ": " << why << "\n";
       unreadable = true;
       continue;

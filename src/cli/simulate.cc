@@ -5,12 +5,8 @@
 // simulation itself failed (a limit was exceeded). docs/simulate.md is the reference.
 #include <CLI/CLI.hpp>
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <iostream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -23,35 +19,12 @@
 namespace ramp::cli {
 namespace {
 
-constexpr size_t kMaxFileBytes = 32u << 20;
-
 struct SimulateOptions {
   std::vector<std::string> files;
   std::string rollout;
   std::string scenario;
   std::string output = "text";
 };
-
-// Reads a whole file; false with a reason when it cannot be read.
-bool ReadFile(const std::string& path, std::string* out, std::string* error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    *error = std::strerror(errno);
-    return false;
-  }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) {
-    *error = "read error";
-    return false;
-  }
-  *out = ss.str();
-  if (out->size() > kMaxFileBytes) {
-    *error = "file is larger than 32 MiB";
-    return false;
-  }
-  return true;
-}
 
 int RunSimulate(const SimulateOptions& opts) {
   bool usage = false;
@@ -77,7 +50,7 @@ int RunSimulate(const SimulateOptions& opts) {
   for (const std::string& path : opts.files) {
     sim::SourceFile f{path, ""};
     std::string why;
-    if (!ReadFile(path, &f.text, &why)) {
+    if (!ReadInputFile(path, &f.text, &why)) {
       std::cerr << "ramp simulate: cannot read " << path << ": " << why << "\n";
       unreadable = true;
       continue;
@@ -85,7 +58,7 @@ int RunSimulate(const SimulateOptions& opts) {
     files.push_back(std::move(f));
   }
   std::string scenario_text, why;
-  if (!ReadFile(opts.scenario, &scenario_text, &why)) {
+  if (!ReadInputFile(opts.scenario, &scenario_text, &why)) {
     std::cerr << "ramp simulate: cannot read " << opts.scenario << ": " << why << "\n";
     unreadable = true;
   }

@@ -301,7 +301,9 @@ class Reconciler {
   spec::AnalysisRun* ReconcileBackgroundRun();
   spec::AnalysisRun* ReconcilePrePromotionRun();
   spec::AnalysisRun* ReconcilePostPromotionRun();
-  void PauseOrAbortForBlueGreen(const spec::AnalysisRun* run, bool post);
+  // Argo's reaction to a current run: Inconclusive pauses, Failed or Error aborts with
+  // "<failed>: <the run's message>".
+  void PauseOrAbortFor(const spec::AnalysisRun* run, std::string_view failed);
   void ReconcileAnalysisRuns();
   void EmitRunChange(const std::optional<RolloutAnalysisRunStatus>& prev,
                      const spec::AnalysisRun* run, std::string_view type);
@@ -1078,20 +1080,7 @@ spec::AnalysisRun* Reconciler::ReconcileStepRun() {
   if (NeedsNewRun(current)) {
     return CreateRun(*step->analysis, AnalysisRunKind::kStep, index);
   }
-  switch (current->status.phase) {
-    case AnalysisPhase::kInconclusive:
-      pause_.add.emplace_back(pause_reason::kInconclusiveAnalysisRun);
-      break;
-    case AnalysisPhase::kError:
-    case AnalysisPhase::kFailed: {
-      std::string message = "Step-based analysis phase error/failed";
-      if (!current->status.message.empty()) message += ": " + current->status.message;
-      pause_.AddAbort(std::move(message));
-      break;
-    }
-    default:
-      break;
-  }
+  PauseOrAbortFor(current, "Step-based analysis phase error/failed");
   return current;
 }
 
@@ -1112,20 +1101,7 @@ spec::AnalysisRun* Reconciler::ReconcileBackgroundRun() {
   if (NeedsNewRun(current)) {
     return CreateRun(*analysis, AnalysisRunKind::kBackground, std::nullopt);
   }
-  switch (current->status.phase) {
-    case AnalysisPhase::kInconclusive:
-      pause_.add.emplace_back(pause_reason::kInconclusiveAnalysisRun);
-      break;
-    case AnalysisPhase::kError:
-    case AnalysisPhase::kFailed: {
-      std::string message = "Background analysis phase error/failed";
-      if (!current->status.message.empty()) message += ": " + current->status.message;
-      pause_.AddAbort(std::move(message));
-      break;
-    }
-    default:
-      break;
-  }
+  PauseOrAbortFor(current, "Background analysis phase error/failed");
   return current;
 }
 
@@ -1179,7 +1155,7 @@ spec::AnalysisRun* Reconciler::ReconcilePostPromotionRun() {
   return current;
 }
 
-void Reconciler::PauseOrAbortForBlueGreen(const spec::AnalysisRun* run, bool post) {
+void Reconciler::PauseOrAbortFor(const spec::AnalysisRun* run, std::string_view failed) {
   if (run == nullptr) return;
   switch (run->status.phase) {
     case AnalysisPhase::kInconclusive:
@@ -1187,8 +1163,7 @@ void Reconciler::PauseOrAbortForBlueGreen(const spec::AnalysisRun* run, bool pos
       break;
     case AnalysisPhase::kError:
     case AnalysisPhase::kFailed: {
-      std::string message = post ? "Blue/green post-promotion analysis phase error/failed"
-                                 : "Blue/green pre-promotion analysis phase error/failed";
+      std::string message(failed);
       if (!run->status.message.empty()) message += ": " + run->status.message;
       pause_.AddAbort(std::move(message));
       break;
@@ -1234,9 +1209,9 @@ void Reconciler::ReconcileAnalysisRuns() {
     background = name_of(ReconcileBackgroundRun());
   } else if (spec_.blue_green) {
     pre = name_of(ReconcilePrePromotionRun());
-    PauseOrAbortForBlueGreen(FindRun(pre), false);
+    PauseOrAbortFor(FindRun(pre), "Blue/green pre-promotion analysis phase error/failed");
     post = name_of(ReconcilePostPromotionRun());
-    PauseOrAbortForBlueGreen(FindRun(post), true);
+    PauseOrAbortFor(FindRun(post), "Blue/green post-promotion analysis phase error/failed");
   }
   cur_step_ = step.empty() ? nullptr : FindRun(step);
   cur_background_ = background.empty() ? nullptr : FindRun(background);

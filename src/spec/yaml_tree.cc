@@ -130,6 +130,9 @@ constexpr char kAfterRoot[] =
     "unexpected content after the document's root collection or quoted scalar (start a new "
     "document with ---)";
 constexpr char kDirective[] = "unknown YAML directive (only %YAML and %TAG are allowed)";
+constexpr char kDirectiveInDocument[] =
+    "a line starting with '%' is a YAML directive, allowed only before a document's content "
+    "(quote a value that starts with '%')";
 
 ParserTrap FindParserTrap(std::string_view text) {
   int line = 1;
@@ -169,9 +172,12 @@ ParserTrap FindParserTrap(std::string_view text) {
     }
     if (first == std::string_view::npos) continue;
     if (quote == 0 && l[first] == '#') continue;
-    if (quote == 0 && flow_depth == 0 && !seen_content && first == 0 && l[0] == '%') {
+    if (quote == 0 && flow_depth == 0 && first == 0 && l[0] == '%') {
       // A directive line before the document: yaml-cpp reads others in ways the rest of this
-      // screen cannot follow.
+      // screen cannot follow. After content a '%' line is never valid YAML (a plain scalar
+      // cannot start with '%'), and yaml-cpp takes it for a directive and can allocate without
+      // bound (":\n%: {\n,").
+      if (seen_content) return ParserTrap{Mark{at, 1}, kDirectiveInDocument};
       if (l.rfind("%YAML ", 0) == 0 || l.rfind("%TAG ", 0) == 0) continue;
       return ParserTrap{Mark{at, 1}, kDirective};
     }

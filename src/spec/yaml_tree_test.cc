@@ -149,6 +149,21 @@ TEST(YamlTree, UnknownDirectiveIsRefused) {
   EXPECT_TRUE(ParseDocuments("%YAML 1.2\n---\na: 1\n", "d.yaml").has_value());
 }
 
+// A '%' line after content is a directive in the wrong place; yaml-cpp 0.7 can allocate without
+// bound on it, so it is refused with its position before the parser sees it.
+TEST(YamlTree, DirectiveAfterContentIsRefused) {
+  for (const char* text : {":\n%: {\n,", "a: 1\n%: {\n,", "a: 1\n%YAML 1.2\n"}) {
+    auto docs = ParseDocuments(text, "d.yaml");
+    ASSERT_FALSE(docs.has_value()) << text;
+    EXPECT_NE(
+        docs.error().message().find("d.yaml:2:1: YAML syntax error: a line starting with '%'"),
+        std::string::npos)
+        << docs.error().message();
+  }
+  // Quoted, indented or inside a block scalar, '%' is content.
+  EXPECT_TRUE(ParseDocuments("a: '%x'\nb: |\n  %y\n", "d.yaml").has_value());
+}
+
 TEST(YamlTree, DocumentLevelCommaIsRefused) {
   for (const char* text :
        {",", " ,", "[a]\n,", "- a\n,", "a: 1\n---\n,\n", "&a x\"y:\"[z\"a\n,30\"[", "&a,b c",

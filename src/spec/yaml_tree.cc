@@ -218,8 +218,10 @@ ParserTrap FindParserTrap(std::string_view text) {
         // ("[a]x\n?").
         return ParserTrap{Mark{at, static_cast<int>(k) + 1}, kAfterRoot};
       }
-      if (c == ',' && flow_depth == 0 && after_closed) {
-        // `{"a": 1}, x` or `"a", b` outside a flow collection.
+      if (c == ',' && flow_depth == 0) {
+        // A ',' token outside a flow collection: `{"a": 1}, x`, `"a", b`, `&a ,`. (Inside a
+        // plain scalar, `a: b, c`, it is content and never reaches here.) A plain scalar cannot
+        // start with ',' in YAML; yaml-cpp 0.7 can allocate without bound on it.
         return ParserTrap{Mark{at, static_cast<int>(k) + 1}, kComma};
       }
       after_closed = false;

@@ -167,8 +167,8 @@ TEST(YamlTree, DirectiveAfterContentIsRefused) {
 TEST(YamlTree, DocumentLevelCommaIsRefused) {
   for (const char* text :
        {",", " ,", "[a]\n,", "- a\n,", "a: 1\n---\n,\n", "&a x\"y:\"[z\"a\n,30\"[", "&a,b c",
-        "!t,b c", "x: &a,b c", "{\"\": 1},\"spec\": 2", "a: \"x\", y\n", "\"multi\nline\",x",
-        "--- ,", "a: 1\n--- ,x\n"}) {
+        "&a ,", "a: ,b", "- ,", "!t,b c", "x: &a,b c", "{\"\": 1},\"spec\": 2", "a: \"x\", y\n",
+        "\"multi\nline\",x", "--- ,", "a: 1\n--- ,x\n"}) {
     auto docs = ParseDocuments(text, "c.yaml");
     ASSERT_FALSE(docs.has_value()) << text;
     EXPECT_NE(docs.error().message().find("unexpected ','"), std::string::npos)

@@ -130,6 +130,8 @@ constexpr char kAfterRoot[] =
     "unexpected content after the document's root collection or quoted scalar (start a new "
     "document with ---)";
 constexpr char kDirective[] = "unknown YAML directive (only %YAML and %TAG are allowed)";
+constexpr char kExplicitKey[] =
+    "explicit mapping keys ('? ') are not supported; write the key before its ':'";
 constexpr char kDirectiveInDocument[] =
     "a line starting with '%' is a YAML directive, allowed only before a document's content "
     "(quote a value that starts with '%')";
@@ -263,8 +265,11 @@ ParserTrap FindParserTrap(std::string_view text) {
         if (root_open && flow_depth == 0) root_closed = true;
       } else if (c == ',' && flow_depth > 0) {
         // a flow entry separator
-      } else if ((c == '-' || c == '?' || c == ':') &&
-                 (next == ' ' || next == '\t' || k + 1 == l.size())) {
+      } else if (c == '?' && (next == ' ' || next == '\t' || k + 1 == l.size())) {
+        // An explicit mapping key. Kubernetes manifests never need one, and yaml-cpp 0.7 can
+        // allocate without bound on some ("&a C\n? ").
+        return ParserTrap{Mark{at, static_cast<int>(k) + 1}, kExplicitKey};
+      } else if ((c == '-' || c == ':') && (next == ' ' || next == '\t' || k + 1 == l.size())) {
         // a block indicator
       } else {
         in_plain = true;

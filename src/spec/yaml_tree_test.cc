@@ -164,6 +164,18 @@ TEST(YamlTree, DirectiveAfterContentIsRefused) {
   EXPECT_TRUE(ParseDocuments("a: '%x'\nb: |\n  %y\n", "d.yaml").has_value());
 }
 
+TEST(YamlTree, ExplicitKeysAreRefused) {
+  for (const char* text : {"&a C\n? ", "? a\n: b\n", "x: {? a: 1}\n", "- ? a\n"}) {
+    auto docs = ParseDocuments(text, "d.yaml");
+    ASSERT_FALSE(docs.has_value()) << text;
+    EXPECT_NE(docs.error().message().find("explicit mapping keys ('? ') are not supported"),
+              std::string::npos)
+        << docs.error().message();
+  }
+  // '?' as content stays content.
+  EXPECT_TRUE(ParseDocuments("a: what?\nb: ?x\nc: '? '\n", "d.yaml").has_value());
+}
+
 TEST(YamlTree, DocumentLevelCommaIsRefused) {
   for (const char* text :
        {",", " ,", "[a]\n,", "- a\n,", "a: 1\n---\n,\n", "&a x\"y:\"[z\"a\n,30\"[", "&a,b c",

@@ -389,11 +389,11 @@ MeasureRequest MakeRequest(const MetricInfo& info, engine::MeasureAction action,
   req.action = action;
   req.metric_ref.name = info.resolved.name;
   const auto* providers = &info.resolved.providers;
-  StatusOr<internal::ResolvedMetric> full;
+  StatusOr<std::vector<std::pair<std::string, nlohmann::json>>> resolved;
   if (providers->empty() && info.source != nullptr && info.table != nullptr) {
     // The run was validated on its first reconcile, so this resolves.
-    full = internal::ResolveMetric(*info.source, *info.table);
-    if (full.has_value()) providers = &full->providers;
+    resolved = internal::ResolveProviders(*info.source, *info.table);
+    if (resolved.has_value()) providers = &*resolved;
   }
   if (!providers->empty()) {
     req.metric_ref.provider_type = providers->front().first;

@@ -409,6 +409,17 @@ StatusOr<ResolvedMetric> ResolveMetric(const spec::Metric& metric, const ArgTabl
   return r;
 }
 
+StatusOr<std::vector<std::pair<std::string, nlohmann::json>>> ResolveProviders(
+    const spec::Metric& metric, const ArgTable& args) {
+  Status last_error;
+  auto providers = ProviderConfigs(metric.provider);
+  for (auto& [type, config] : providers) {
+    SubstituteJson(&config, args, /*keep_secret_tags=*/true, &last_error);
+  }
+  if (!last_error.ok()) return Fail(last_error);
+  return providers;
+}
+
 namespace {
 
 Status ValidateMetric(const ResolvedMetric& m) {

@@ -88,6 +88,10 @@ struct ResolvedMetric {
 StatusOr<ResolvedMetric> ResolveMetric(const spec::Metric& metric, const ArgTable& args,
                                        bool with_providers = true);
 
+// Only the provider configurations of `metric`, resolved as ResolveMetric resolves them.
+StatusOr<std::vector<std::pair<std::string, nlohmann::json>>> ResolveProviders(
+    const spec::Metric& metric, const ArgTable& args);
+
 // Argo's ValidateMetrics over resolved metrics; the message is Argo's ("no metrics specified",
 // "metrics[1]: duplicate name 'x'", "metrics[0]: count (2) must be >= …", …).
 Status ValidateMetrics(const std::vector<ResolvedMetric>& metrics);

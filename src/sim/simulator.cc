@@ -1,5 +1,7 @@
 #include "sim/simulator.h"
 
+#include "sim/scenario_provider.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -47,15 +49,6 @@ struct Router {
   friend bool operator==(const Router&, const Router&) = default;
 };
 
-std::string Dump(const nlohmann::json& j) {
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-// The measured value as Argo prints it: a string as it is, anything else as JSON.
-std::string ValueText(const nlohmann::json& v) {
-  return v.is_string() ? v.get<std::string>() : Dump(v);
-}
-
 // Whether two engine states are the same for the fixpoint: status, AnalysisRuns (status and
 // terminate), revisions and service selectors.
 bool SameState(const engine::RolloutState& a, const engine::RolloutState& b) {
@@ -83,7 +76,12 @@ class World {
  public:
   World(const SimulationInput& input, const Scenario& scenario, const EventSink& sink,
         const Limits& limits)
-      : input_(input), scenario_(scenario), sink_(sink), limits_(limits), rollout_(input.rollout) {
+      : input_(input),
+        scenario_(scenario),
+        sink_(sink),
+        limits_(limits),
+        rollout_(input.rollout),
+        provider_(scenario, kUpdateTime) {
     if (!rollout_.metadata.generation) rollout_.metadata.generation = 1;
     ctx_.rollout = &rollout_;
     ctx_.templates = &input_.templates;
@@ -103,7 +101,6 @@ class World {
   engine::Observed Observe();
   bool Execute(const std::vector<Intent>& intents);
   Status Carry(const Intent& intent);
-  MeasurementUpdate Answer(const engine::Measure& m) const;
   void Scale(const std::string& hash, int32_t replicas);
   Pod NewPod(const std::string& hash);
   std::optional<Time> NextTime(size_t next_action) const;
@@ -120,6 +117,7 @@ class World {
   const Limits limits_;
   spec::Rollout rollout_;
   engine::ReconcileContext ctx_;
+  ScenarioMetricProvider provider_;
   engine::RolloutState state_;
   Time now_ = kUpdateTime;
   bool deploying_ = false;  // before t = 0: pods ready at once, nothing reported
@@ -334,8 +332,26 @@ Status World::Carry(const Intent& intent) {
   } else if (const auto* sw = std::get_if<engine::SwitchService>(&intent)) {
     router_.selectors[sw->role] = sw->hash;
   } else if (const auto* ms = std::get_if<engine::Measure>(&intent)) {
-    if (ms->action != engine::MeasureAction::kGarbageCollect) {
-      pending_measurements_.push_back({ms->run, ms->metric, Answer(*ms)});
+    // Through the MetricProvider interface, as the daemon measures; the scenario's provider
+    // answers inside the call.
+    RunContext context = ms->context;
+    context.now = now_;
+    auto keep = [this, run = ms->run, metric = ms->metric](MeasurementUpdate u) {
+      pending_measurements_.push_back({run, metric, std::move(u)});
+    };
+    switch (ms->action) {
+      case engine::MeasureAction::kRun:
+        provider_.Run(context, ms->metric_ref, keep);
+        break;
+      case engine::MeasureAction::kResume:
+        provider_.Resume(context, ms->metric_ref, ms->in_flight.value_or(Measurement{}), keep);
+        break;
+      case engine::MeasureAction::kTerminate:
+        provider_.Terminate(context, ms->metric_ref, ms->in_flight.value_or(Measurement{}), keep);
+        break;
+      case engine::MeasureAction::kGarbageCollect:
+        provider_.GarbageCollect(context, ms->metric_ref, ms->keep, [](Status) {});
+        break;
     }
   } else if (const auto* c = std::get_if<engine::CallHook>(&intent)) {
     HookResult allowed;
@@ -347,32 +363,6 @@ Status World::Carry(const Intent& intent) {
   }
   // StartAnalysisRun and TerminateAnalysisRun: the runs live in the state already.
   return OkStatus();
-}
-
-MeasurementUpdate World::Answer(const engine::Measure& m) const {
-  const Duration t = now_ - kUpdateTime;
-  Measurement base;
-  base.started_at = m.in_flight && m.in_flight->started_at ? *m.in_flight->started_at : now_;
-  base.finished_at = now_;
-  const MetricEntry* entry = scenario_.MetricAt(m.metric, t);
-  if (entry == nullptr) {
-    return MeasurementUpdate::Error(
-        base, fmt::format("no scenario value for metric {} at t={}", m.metric, FormatDuration(t)));
-  }
-  switch (entry->kind) {
-    case MetricEntry::Kind::kValue:
-      base.value = ValueText(*entry->value);
-      return MeasurementUpdate::Value(base, entry->value);
-    case MetricEntry::Kind::kError:
-      return MeasurementUpdate::Error(base, entry->error);
-    case MetricEntry::Kind::kPhase:
-      if (entry->phase == AnalysisPhase::kError) {
-        return MeasurementUpdate::Error(base, "the scenario gives phase Error");
-      }
-      base.phase = entry->phase;
-      return MeasurementUpdate::Judged(base);
-  }
-  return MeasurementUpdate::Error(base, "unknown scenario entry");
 }
 
 Pod World::NewPod(const std::string& hash) {

@@ -10,7 +10,8 @@
 //     after it is ready.
 //   * Traffic: an ideal router. SetWeight applies at once; VerifyWeight is answered "verified"
 //     on the next reconcile. Header/mirror routes and service switches are recorded.
-//   * Metrics: a Measure (Run, Resume, Terminate) of metric M at time t is answered, on the next
+//   * Metrics: a Measure goes through the MetricProvider interface to the scenario's provider
+//     (scenario_provider.h): metric M at time t is answered, on the next
 //     reconcile, with the scenario's last entry for M with at <= t (a value, an error or a
 //     verdict), or an Error "no scenario value for metric M at t=…". The simulated provider
 //     never reports Running, so Resume and Terminate arise only in theory; they are answered

@@ -24,6 +24,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -70,5 +71,17 @@ class HttpClient {
   // Sends `request` and reports the response or why there is none.
   virtual void Send(HttpRequest request, HttpCallback done) = 0;
 };
+
+struct HttpClientOptions {
+  // A User-Agent header added to requests that carry none.
+  std::string user_agent;  // empty = "ramp/<version>"
+};
+
+// The real client (src/net): HTTP/1.1 over TCP, HTTPS with OpenSSL (SNI, verification against the
+// system store or the request's ca_file, host-name verification). One connection per request.
+// It owns one event-loop thread. Destroying it completes every request still in flight with
+// kCancelled and joins that thread; no callback runs after the destructor returns. It must not be
+// destroyed from inside one of its callbacks.
+std::unique_ptr<HttpClient> NewHttpClient(const HttpClientOptions& options = {});
 
 }  // namespace ramp

@@ -1,0 +1,46 @@
+// Helpers shared by the HTTP-based metric providers (prometheus, web, …): redaction of secrets,
+// Go-style float text, URL encoding, Base64, and the messages of failed HTTP exchanges.
+//
+// Pure functions: no I/O, no clock. Thread-safety: all functions are reentrant.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ramp/http_client.h"
+#include "ramp/status.h"
+
+namespace ramp::metrics {
+
+// `text` with every non-empty string of `secrets` replaced by "*****".
+std::string Redact(std::string text, const std::vector<std::string>& secrets);
+// Redacts every value of `metadata` in place.
+void RedactAll(std::map<std::string, std::string>* metadata,
+               const std::vector<std::string>& secrets);
+
+// Go's strconv.FormatFloat(f, 'f', -1, 64), which is Prometheus' SampleValue.String():
+// "0.99", "100", "NaN", "+Inf", "-Inf".
+std::string FormatGoFloat(double value);
+
+// Go's url.QueryEscape: unreserved bytes kept, space as '+', the rest %XX.
+std::string QueryEscape(std::string_view text);
+
+// Standard Base64 with padding.
+std::string Base64(std::string_view bytes);
+
+// The first `max` bytes of `body` with control characters shown as spaces, "…" when cut;
+// "(empty body)" for an empty body.
+std::string BodyExcerpt(std::string_view body, size_t max = 200);
+
+// Whether `body` looks like an HTML page ("<!DOCTYPE", "<html", … after whitespace).
+bool LooksLikeHtml(std::string_view body);
+
+// The message of a request that got no response: "connection refused …", "timed out after …".
+std::string TransportErrorMessage(const Status& status);
+
+// Whether `url` is http(s)://host[…].
+bool IsHttpUrl(std::string_view url);
+
+}  // namespace ramp::metrics

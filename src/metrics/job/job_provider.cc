@@ -1,0 +1,627 @@
+#include "metrics/job/job_provider.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace ramp::metrics {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr std::string_view kJobNameKey = "job-name";
+constexpr std::string_view kJobNamespaceKey = "job-namespace";
+constexpr int kPollMillis = 50;
+
+enum class StopReason { kNone, kTerminate, kShutdown };
+
+std::string Redact(std::string text, const std::vector<std::string>& secrets) {
+  for (const std::string& s : secrets) {
+    if (s.empty()) continue;
+    for (size_t pos = text.find(s); pos != std::string::npos; pos = text.find(s, pos + 5)) {
+      text.replace(pos, s.size(), "*****");
+    }
+  }
+  return text;
+}
+
+// What Run needs to start the process, parsed from provider.job.
+struct JobPlan {
+  std::vector<std::string> argv;
+  std::vector<std::string> env;  // NAME=value
+  std::string path_var;          // PATH the command is searched in
+  std::optional<int64_t> active_deadline_seconds;
+  std::vector<std::string> secret_values;  // resolved secretKeyRef values, redacted
+};
+
+// Off Kubernetes a command without '/' is searched in the job's PATH.
+std::optional<std::string> FindExecutable(const std::string& cmd, const std::string& path_var) {
+  if (cmd.find('/') != std::string::npos) return cmd;
+  size_t start = 0;
+  while (start <= path_var.size()) {
+    size_t end = path_var.find(':', start);
+    if (end == std::string::npos) end = path_var.size();
+    std::string dir = path_var.substr(start, end - start);
+    if (dir.empty()) dir = ".";
+    std::string candidate = dir + "/" + cmd;
+    struct stat st {};
+    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        ::access(candidate.c_str(), X_OK) == 0) {
+      return candidate;
+    }
+    start = end + 1;
+  }
+  return std::nullopt;
+}
+
+std::string SignalText(int sig) {
+  const char* abbrev = ::sigabbrev_np(sig);
+  if (abbrev == nullptr) return "killed by signal " + std::to_string(sig);
+  return "killed by signal SIG" + std::string(abbrev) + " (" + std::to_string(sig) + ")";
+}
+
+// The tail of the output, cut at a UTF-8 character boundary, "…" in front when cut.
+std::string OutputTail(const std::string& out, size_t limit, bool truncated) {
+  if (out.size() <= limit && !truncated) return out;
+  size_t start = out.size() > limit ? out.size() - limit : 0;
+  while (start < out.size() && (static_cast<unsigned char>(out[start]) & 0xC0) == 0x80) ++start;
+  return "…" + out.substr(start);
+}
+
+struct JobState {
+  std::string run_uid;
+  std::string metric;
+  std::string job_name;
+  std::atomic<StopReason> stop{StopReason::kNone};
+  std::vector<MeasurementCallback> terminate_waiters;  // guarded by the provider's mu_
+  bool finished = false;                               // guarded by the provider's mu_
+  std::thread thread;
+};
+
+class JobProvider final : public MetricProvider {
+ public:
+  JobProvider(const Clock* clock, JobProviderOptions options)
+      : clock_(clock), options_(std::move(options)) {
+    const char* path = std::getenv("PATH");
+    const char* home = std::getenv("HOME");
+    const char* tmp = std::getenv("TMPDIR");
+    inherited_path_ = path != nullptr && *path != '\0' ? path : "/usr/local/bin:/usr/bin:/bin";
+    inherited_home_ = home != nullptr && *home != '\0' ? home : "/";
+    if (options_.temp_root.empty()) {
+      options_.temp_root = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+    }
+  }
+
+  ~JobProvider() override {
+    std::vector<std::shared_ptr<JobState>> jobs;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (auto& [id, job] : jobs_) jobs.push_back(job);
+      jobs_.clear();
+    }
+    for (auto& job : jobs) job->stop.store(StopReason::kShutdown);
+    for (auto& job : jobs) {
+      if (job->thread.joinable()) job->thread.join();
+    }
+  }
+
+  std::string_view Type() const override { return "job"; }
+
+  void Run(const RunContext& ctx, const MetricRef& metric, MeasurementCallback done) override {
+    ReapFinished();
+    Measurement m;
+    m.started_at = ctx.now;
+    std::string job_name =
+        ctx.run_uid + "." + metric.name + "." + std::to_string(ctx.measurement_number);
+    m.metadata[std::string(kJobNameKey)] = job_name;
+    if (!ctx.run.namespace_.empty()) m.metadata[std::string(kJobNamespaceKey)] = ctx.run.namespace_;
+
+    JobPlan plan;
+    if (Status s = Plan(ctx, metric, job_name, &plan); !s.ok()) {
+      std::vector<std::string> secrets = ctx.secrets;
+      secrets.insert(secrets.end(), plan.secret_values.begin(), plan.secret_values.end());
+      m.finished_at = ctx.now;
+      done(MeasurementUpdate::Error(std::move(m), Redact(s.message(), secrets)));
+      return;
+    }
+    std::vector<std::string> secrets = ctx.secrets;
+    secrets.insert(secrets.end(), plan.secret_values.begin(), plan.secret_values.end());
+
+    std::optional<std::string> exe = FindExecutable(plan.argv[0], plan.path_var);
+    if (!exe) {
+      m.finished_at = ctx.now;
+      done(MeasurementUpdate::Error(
+          std::move(m),
+          Redact("cannot run " + plan.argv[0] + ": " + std::strerror(ENOENT), secrets)));
+      return;
+    }
+
+    std::string tmpl = options_.temp_root + "/ramp-job-XXXXXX";
+    if (::mkdtemp(tmpl.data()) == nullptr) {
+      int err = errno;
+      m.finished_at = ctx.now;
+      done(MeasurementUpdate::Error(std::move(m), "cannot create a working directory in " +
+                                                      options_.temp_root + ": " +
+                                                      std::strerror(err)));
+      return;
+    }
+    std::string workdir = tmpl;
+
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+      int err = errno;
+      RemoveDir(workdir);
+      m.finished_at = ctx.now;
+      done(MeasurementUpdate::Error(std::move(m),
+                                    std::string("cannot create a pipe: ") + std::strerror(err)));
+      return;
+    }
+    pid_t pid = -1;
+    int err = Spawn(*exe, plan, workdir, fds[1], &pid);
+    ::close(fds[1]);
+    if (err != 0) {
+      ::close(fds[0]);
+      RemoveDir(workdir);
+      m.finished_at = ctx.now;
+      done(MeasurementUpdate::Error(
+          std::move(m), Redact("cannot run " + plan.argv[0] + ": " + std::strerror(err), secrets)));
+      return;
+    }
+    ::fcntl(fds[0], F_SETFL, ::fcntl(fds[0], F_GETFL) | O_NONBLOCK);
+
+    auto job = std::make_shared<JobState>();
+    job->run_uid = ctx.run_uid;
+    job->metric = metric.name;
+    job->job_name = job_name;
+    std::optional<Time> deadline;
+    Time clock_start = clock_->Now();
+    if (plan.active_deadline_seconds) {
+      deadline = clock_start + std::chrono::seconds(*plan.active_deadline_seconds);
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    uint64_t id = next_id_++;
+    jobs_[id] = job;
+    job->thread = std::thread([this, job, pid, out = fds[0], workdir, deadline, clock_start,
+                               secs = plan.active_deadline_seconds, m = std::move(m),
+                               secrets = std::move(secrets), done = std::move(done)]() mutable {
+      Supervise(*job, pid, out, workdir, deadline, clock_start, secs, std::move(m), secrets,
+                std::move(done));
+    });
+  }
+
+  void Resume(const RunContext& ctx, const MetricRef&, const Measurement& measurement,
+              MeasurementCallback done) override {
+    Measurement m = measurement;
+    m.finished_at = ctx.now;
+    done(MeasurementUpdate::Error(std::move(m),
+                                  "the job provider reports no Running measurement to resume"));
+  }
+
+  void Terminate(const RunContext& ctx, const MetricRef& metric, const Measurement& measurement,
+                 MeasurementCallback done) override {
+    auto it_name = measurement.metadata.find(std::string(kJobNameKey));
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      std::shared_ptr<JobState> found;
+      for (auto& [id, job] : jobs_) {
+        if (job->finished) continue;
+        bool match = it_name != measurement.metadata.end()
+                         ? job->job_name == it_name->second
+                         : job->run_uid == ctx.run_uid && job->metric == metric.name;
+        if (match) {
+          found = job;
+          break;
+        }
+      }
+      if (found) {
+        found->terminate_waiters.push_back(std::move(done));
+        found->stop.store(StopReason::kTerminate);
+        return;
+      }
+    }
+    Measurement m = measurement;
+    if (IsTerminal(m.phase)) {
+      done(MeasurementUpdate::Judged(std::move(m)));
+      return;
+    }
+    m.phase = AnalysisPhase::kInconclusive;
+    m.message = "job terminated";
+    m.finished_at = ctx.now;
+    done(MeasurementUpdate::Judged(std::move(m)));
+  }
+
+  void GarbageCollect(const RunContext&, const MetricRef&, int32_t, StatusCallback done) override {
+    done(OkStatus());
+  }
+
+  std::map<std::string, std::string> Metadata(const MetricRef&) const override { return {}; }
+
+ private:
+  Status Plan(const RunContext& ctx, const MetricRef& metric, const std::string& job_name,
+              JobPlan* plan) const {
+    json cfg = json::parse(metric.provider_config_json, nullptr, false);
+    if (cfg.is_discarded() || !cfg.is_object()) {
+      return InvalidArgumentError("job provider configuration is not a JSON object");
+    }
+    const json* spec = cfg.contains("spec") ? &cfg["spec"] : nullptr;
+    if (spec == nullptr || !spec->is_object()) return InvalidArgumentError("job has no spec");
+    if (auto it = spec->find("activeDeadlineSeconds"); it != spec->end() && !it->is_null()) {
+      if (!it->is_number_integer() || it->get<int64_t>() <= 0) {
+        return InvalidArgumentError("job spec.activeDeadlineSeconds must be a positive integer");
+      }
+      plan->active_deadline_seconds = it->get<int64_t>();
+    }
+    const json* containers = nullptr;
+    if (auto t = spec->find("template"); t != spec->end() && t->is_object()) {
+      if (auto s = t->find("spec"); s != t->end() && s->is_object()) {
+        if (auto c = s->find("containers"); c != s->end()) containers = &*c;
+      }
+    }
+    if (containers == nullptr || !containers->is_array() || containers->empty() ||
+        !(*containers)[0].is_object()) {
+      return InvalidArgumentError("job spec.template.spec.containers is empty");
+    }
+    const json& c = (*containers)[0];
+    if (c.contains("envFrom")) {
+      return InvalidArgumentError("job container envFrom is not supported off Kubernetes");
+    }
+    std::vector<std::pair<std::string, std::string>> vars;
+    auto lookup = [&vars](std::string_view name) -> const std::string* {
+      for (auto it = vars.rbegin(); it != vars.rend(); ++it) {
+        if (it->first == name) return &it->second;
+      }
+      return nullptr;
+    };
+    if (auto e = c.find("env"); e != c.end() && !e->is_null()) {
+      if (!e->is_array()) return InvalidArgumentError("job container env must be a list");
+      for (const json& item : *e) {
+        if (!item.is_object() || !item.contains("name") || !item["name"].is_string()) {
+          return InvalidArgumentError("job container env entry without a name");
+        }
+        std::string name = item["name"].get<std::string>();
+        std::string value;
+        if (auto v = item.find("value"); v != item.end() && v->is_string()) {
+          value = ExpandKubernetesVars(v->get<std::string>(), lookup);
+        } else if (auto vf = item.find("valueFrom"); vf != item.end() && vf->is_object()) {
+          ASSIGN_OR_RETURN(value, ValueFrom(ctx, name, job_name, *vf, plan));
+        }
+        vars.emplace_back(std::move(name), std::move(value));
+      }
+    }
+    auto strings = [&](const char* field, std::vector<std::string>* out) -> Status {
+      auto it = c.find(field);
+      if (it == c.end() || it->is_null()) return OkStatus();
+      if (!it->is_array())
+        return InvalidArgumentError(std::string("job container ") + field +
+                                    " must be a list of strings");
+      for (const json& s : *it) {
+        if (!s.is_string())
+          return InvalidArgumentError(std::string("job container ") + field +
+                                      " must be a list of strings");
+        out->push_back(ExpandKubernetesVars(s.get<std::string>(), lookup));
+      }
+      return OkStatus();
+    };
+    RETURN_IF_ERROR(strings("command", &plan->argv));
+    if (plan->argv.empty()) {
+      return InvalidArgumentError(
+          "job container has no command: an image's entrypoint cannot be run off Kubernetes");
+    }
+    RETURN_IF_ERROR(strings("args", &plan->argv));
+    if (plan->argv[0].empty()) return InvalidArgumentError("job container command is empty");
+
+    std::map<std::string, std::string> env = {{"PATH", inherited_path_}, {"HOME", inherited_home_}};
+    for (auto& [k, v] : vars) env[k] = v;
+    plan->path_var = env["PATH"];
+    for (auto& [k, v] : env) plan->env.push_back(k + "=" + v);
+    return OkStatus();
+  }
+
+  StatusOr<std::string> ValueFrom(const RunContext& ctx, const std::string& name,
+                                  const std::string& job_name, const json& vf,
+                                  JobPlan* plan) const {
+    if (auto s = vf.find("secretKeyRef"); s != vf.end() && s->is_object()) {
+      std::string secret = s->value("name", "");
+      std::string key = s->value("key", "");
+      if (!options_.secrets) {
+        return Fail(InvalidArgumentError("job env " + name +
+                                         ": valueFrom.secretKeyRef needs a secret source "
+                                         "(--secrets-dir or RAMP_SECRET_* variables)"));
+      }
+      StatusOr<std::string> v = options_.secrets(secret, key);
+      if (!v) {
+        if (s->value("optional", false)) return std::string();
+        return Fail(v.error().WithPrefix("job env " + name));
+      }
+      plan->secret_values.push_back(*v);
+      return std::move(*v);
+    }
+    if (auto f = vf.find("fieldRef"); f != vf.end() && f->is_object()) {
+      std::string path = f->value("fieldPath", "");
+      if (path == "metadata.namespace") return ctx.run.namespace_;
+      if (path == "metadata.name") return job_name;
+      return Fail(InvalidArgumentError("job env " + name + ": valueFrom.fieldRef " + path +
+                                       " is not supported off Kubernetes"));
+    }
+    std::string kind = vf.empty() ? "valueFrom" : "valueFrom." + vf.begin().key();
+    return Fail(
+        InvalidArgumentError("job env " + name + ": " + kind + " is not supported off Kubernetes"));
+  }
+
+  // posix_spawn in a new session (its own process group), stdin /dev/null, stdout and stderr to
+  // `out`, working directory `workdir`, no other descriptors. Returns 0 or an errno.
+  static int Spawn(const std::string& exe, const JobPlan& plan, const std::string& workdir, int out,
+                   pid_t* pid) {
+    std::vector<char*> argv;
+    for (const auto& a : plan.argv) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    std::vector<char*> envp;
+    for (const auto& e : plan.env) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&attr);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, out, 1);
+    posix_spawn_file_actions_adddup2(&fa, out, 2);
+    posix_spawn_file_actions_addchdir_np(&fa, workdir.c_str());
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    sigset_t mask;
+    sigemptyset(&mask);
+    posix_spawnattr_setsigmask(&attr, &mask);
+    sigset_t defaults;
+    sigemptyset(&defaults);
+    for (int sig :
+         {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR1, SIGUSR2, SIGALRM}) {
+      sigaddset(&defaults, sig);
+    }
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setflags(&attr,
+                             POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    int err = ::posix_spawn(pid, exe.c_str(), &fa, &attr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    return err;
+  }
+
+  static void RemoveDir(const std::string& dir) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+
+  // Reads what is available from `fd` into `out`, keeping at most 2 * limit bytes. Returns false
+  // at end of file.
+  bool Drain(int fd, std::string* out, bool* truncated) const {
+    char buf[4096];
+    for (;;) {
+      ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n > 0) {
+        out->append(buf, static_cast<size_t>(n));
+        if (out->size() > 2 * options_.output_limit) {
+          out->erase(0, out->size() - options_.output_limit);
+          *truncated = true;
+        }
+        continue;
+      }
+      if (n == 0) return false;
+      if (errno == EINTR) continue;
+      return errno == EAGAIN || errno == EWOULDBLOCK;
+    }
+  }
+
+  // Waits up to `millis` for output; returns false once the pipe reached end of file.
+  bool WaitOutput(int fd, bool open, int millis, std::string* out, bool* truncated) const {
+    if (!open) {
+      ::poll(nullptr, 0, millis);
+      return false;
+    }
+    pollfd p{fd, POLLIN, 0};
+    ::poll(&p, 1, millis);
+    return Drain(fd, out, truncated);
+  }
+
+  void Supervise(JobState& job, pid_t pid, int out, const std::string& workdir,
+                 std::optional<Time> deadline, Time clock_start, std::optional<int64_t> secs,
+                 Measurement m, const std::vector<std::string>& secrets, MeasurementCallback done) {
+    std::string output;
+    bool truncated = false;
+    bool open = true;
+    std::optional<int> wstatus;
+    enum class Why { kExited, kDeadline, kTerminate, kShutdown } why = Why::kExited;
+    for (;;) {
+      int st = 0;
+      pid_t r = ::waitpid(pid, &st, WNOHANG);
+      if (r == pid) {
+        wstatus = st;
+        break;
+      }
+      StopReason stop = job.stop.load();
+      if (stop != StopReason::kNone) {
+        why = stop == StopReason::kTerminate ? Why::kTerminate : Why::kShutdown;
+        break;
+      }
+      int wait_ms = kPollMillis;
+      if (deadline) {
+        auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - clock_->Now());
+        if (left.count() <= 0) {
+          why = Why::kDeadline;
+          break;
+        }
+        if (left.count() < wait_ms) wait_ms = static_cast<int>(left.count()) + 1;
+      }
+      open = WaitOutput(out, open, wait_ms, &output, &truncated) && open;
+    }
+    if (!wstatus) {
+      // Stop the whole group: SIGTERM, a grace period for the leader, then SIGKILL.
+      ::kill(-pid, SIGTERM);
+      Time grace_end = clock_->Now() + options_.kill_grace;
+      while (!wstatus) {
+        int st = 0;
+        if (::waitpid(pid, &st, WNOHANG) == pid) {
+          wstatus = st;
+          break;
+        }
+        if (clock_->Now() >= grace_end) break;
+        open = WaitOutput(out, open, 10, &output, &truncated) && open;
+      }
+    }
+    // Nothing of the group survives its main process (as when a pod's container ends).
+    ::kill(-pid, SIGKILL);
+    if (!wstatus) {
+      int st = 0;
+      while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+      }
+      wstatus = st;
+    }
+    // Collect the rest of the output; the group is dead so end of file comes at once.
+    for (int i = 0; open && i < 20; ++i) open = WaitOutput(out, open, 50, &output, &truncated);
+    ::close(out);
+    RemoveDir(workdir);
+
+    std::string reason;
+    AnalysisPhase phase = AnalysisPhase::kFailed;
+    bool error = false;
+    switch (why) {
+      case Why::kExited:
+        if (WIFEXITED(*wstatus)) {
+          int code = WEXITSTATUS(*wstatus);
+          if (code == 0) {
+            phase = AnalysisPhase::kSuccessful;
+          } else {
+            reason = "exit code " + std::to_string(code);
+          }
+        } else if (WIFSIGNALED(*wstatus)) {
+          reason = SignalText(WTERMSIG(*wstatus));
+        } else {
+          reason = "job ended abnormally";
+        }
+        break;
+      case Why::kDeadline:
+        reason = "deadline exceeded after " + std::to_string(secs.value_or(0)) + "s";
+        break;
+      case Why::kTerminate:
+        phase = AnalysisPhase::kInconclusive;
+        reason = "job terminated";
+        break;
+      case Why::kShutdown:
+        error = true;
+        reason = "job stopped: the job provider is shutting down";
+        break;
+    }
+    std::string tail = OutputTail(output, options_.output_limit, truncated);
+    while (!tail.empty() && (tail.back() == '\n' || tail.back() == '\r')) tail.pop_back();
+    std::string message = reason;
+    if (!tail.empty()) message = message.empty() ? tail : message + "\n" + tail;
+    message = Redact(std::move(message), secrets);
+    m.finished_at = *m.started_at + (clock_->Now() - clock_start);
+    MeasurementUpdate update;
+    if (error) {
+      update = MeasurementUpdate::Error(std::move(m), std::move(message));
+    } else {
+      m.phase = phase;
+      m.message = std::move(message);
+      update = MeasurementUpdate::Judged(std::move(m));
+    }
+    std::vector<MeasurementCallback> waiters;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      job.finished = true;
+      waiters.swap(job.terminate_waiters);
+    }
+    for (auto& w : waiters) w(update);
+    done(std::move(update));
+  }
+
+  // Joins the supervisors of finished jobs.
+  void ReapFinished() {
+    std::vector<std::shared_ptr<JobState>> finished;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (auto it = jobs_.begin(); it != jobs_.end();) {
+        if (it->second->finished) {
+          finished.push_back(it->second);
+          it = jobs_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    for (auto& job : finished) {
+      if (job->thread.joinable()) job->thread.join();
+    }
+  }
+
+  const Clock* clock_;
+  JobProviderOptions options_;
+  std::string inherited_path_;
+  std::string inherited_home_;
+  std::mutex mu_;
+  uint64_t next_id_ = 1;                                // guarded by mu_
+  std::map<uint64_t, std::shared_ptr<JobState>> jobs_;  // guarded by mu_
+};
+
+}  // namespace
+
+std::string ExpandKubernetesVars(std::string_view text,
+                                 const std::function<const std::string*(std::string_view)>& vars) {
+  std::string out;
+  size_t i = 0;
+  while (i < text.size()) {
+    char c = text[i];
+    if (c != '$' || i + 1 >= text.size()) {
+      out.push_back(c);
+      ++i;
+      continue;
+    }
+    char next = text[i + 1];
+    if (next == '$') {
+      out.push_back('$');
+      i += 2;
+      continue;
+    }
+    if (next == '(') {
+      size_t close = text.find(')', i + 2);
+      if (close != std::string_view::npos) {
+        std::string_view name = text.substr(i + 2, close - i - 2);
+        if (const std::string* v = vars(name); v != nullptr) {
+          out += *v;
+        } else {
+          out.append(text.substr(i, close - i + 1));
+        }
+        i = close + 1;
+        continue;
+      }
+    }
+    out.push_back('$');
+    ++i;
+  }
+  return out;
+}
+
+std::unique_ptr<MetricProvider> NewJobProvider(const Clock* clock, JobProviderOptions options) {
+  return std::make_unique<JobProvider>(clock, std::move(options));
+}
+
+}  // namespace ramp::metrics

@@ -1,0 +1,30 @@
+// Fuzz target for the metric providers' response parsers (prometheus and web): any body must
+// yield a result or an error with a message, never a crash or a hang. The whole input is parsed
+// as a Prometheus answer and as a web answer; its first line is also tried as a web jsonPath over
+// the rest. Built with clang's libFuzzer by scripts/fuzz; its seeds replay under g++ as the CTest
+// label fuzz-seeds (see replay_main.cc).
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "metrics/prometheus/prometheus_provider.h"
+#include "metrics/web/web_provider.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+  auto prom = ramp::metrics::ParsePrometheusResponse(text);
+  if (!prom.has_value() && prom.error().message().empty()) __builtin_trap();
+  if (prom.has_value() && prom->result == nullptr) __builtin_trap();
+  auto web = ramp::metrics::ParseWebResponse(text, "{$.data.ok}");
+  if (!web.has_value() && web.error().message().empty()) __builtin_trap();
+  size_t nl = text.find('\n');
+  if (nl != std::string_view::npos) {
+    auto path_web = ramp::metrics::ParseWebResponse(text.substr(nl + 1), text.substr(0, nl));
+    if (!path_web.has_value() && path_web.error().message().empty()) __builtin_trap();
+    if (path_web.has_value())
+      (void)path_web->result->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+  return 0;
+}

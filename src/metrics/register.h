@@ -11,8 +11,9 @@
 
 namespace ramp::metrics {
 
-// Registers "prometheus" and "web", each built on `http` (which must outlive every provider the
-// registry creates). Fails with the registry's error if a name is already taken.
+// Registers every provider that measures over HTTP — "prometheus", "web", "datadog", "newrelic",
+// "cloudwatch", "graphite", "wavefront", "influxdb" — each built on `http` (which must outlive
+// every provider the registry creates). Fails with the registry's error if a name is taken.
 Status RegisterHttpMetricProviders(Registry<MetricProvider>& registry, HttpClient* http);
 
 }  // namespace ramp::metrics

@@ -9,7 +9,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "metrics/graphite/graphite_provider.h"
+#include "metrics/influxdb/influxdb_provider.h"
 #include "metrics/prometheus/prometheus_provider.h"
+#include "metrics/wavefront/wavefront_provider.h"
 #include "metrics/web/web_provider.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -19,6 +22,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (prom.has_value() && prom->result == nullptr) __builtin_trap();
   auto web = ramp::metrics::ParseWebResponse(text, "{$.data.ok}");
   if (!web.has_value() && web.error().message().empty()) __builtin_trap();
+  // Graphite, Wavefront and InfluxDB parsers: the same contract.
+  auto graphite = ramp::metrics::ParseGraphiteResponse(text);
+  if (!graphite.has_value() && graphite.error().message().empty()) __builtin_trap();
+  auto wavefront = ramp::metrics::ParseWavefrontResponse(text, 1700000000);
+  if (!wavefront.has_value() && wavefront.error().message().empty()) __builtin_trap();
+  auto influx = ramp::metrics::ParseInfluxDbResponse(text);
+  if (!influx.has_value() && influx.error().message().empty()) __builtin_trap();
   size_t nl = text.find('\n');
   if (nl != std::string_view::npos) {
     auto path_web = ramp::metrics::ParseWebResponse(text.substr(nl + 1), text.substr(0, nl));

@@ -190,11 +190,13 @@ TEST_F(WebProviderTest, Lifecycle) {
   EXPECT_EQ(calls, 2);
 }
 
-TEST(RegisterHttpMetricProvidersTest, RegistersPrometheusAndWeb) {
+TEST(RegisterHttpMetricProvidersTest, RegistersEveryHttpProvider) {
   FakeHttpClient http;
   Registry<MetricProvider> registry("metric provider");
   ASSERT_TRUE(RegisterHttpMetricProviders(registry, &http).ok());
-  EXPECT_EQ(registry.Names(), (std::vector<std::string>{"prometheus", "web"}));
+  EXPECT_EQ(registry.Names(),
+            (std::vector<std::string>{"cloudwatch", "datadog", "graphite", "influxdb", "newrelic",
+                                      "prometheus", "wavefront", "web"}));
   auto web = registry.Create("web");
   ASSERT_TRUE(web.has_value());
   EXPECT_EQ((*web)->Type(), "web");

@@ -128,7 +128,7 @@ void SplitUrl(const std::string& url, std::string* host, std::string* path) {
   *path = slash == std::string::npos ? "/" : url.substr(slash);
 }
 
-class CloudWatchProvider final : public MetricProvider {
+class CloudWatchProvider final : public OneShotProvider {
  public:
   CloudWatchProvider(HttpClient* http, CloudWatchOptions options)
       : http_(http), options_(std::move(options)) {}
@@ -188,25 +188,6 @@ class CloudWatchProvider final : public MetricProvider {
       done(Finish(std::move(base), r, secrets));
     });
   }
-
-  void Resume(const RunContext& ctx, const MetricRef&, const Measurement& measurement,
-              MeasurementCallback done) override {
-    done(MeasurementUpdate::Error(
-        measurement, Redact("cloudwatch provider does not resume measurements", ctx.secrets)));
-  }
-
-  void Terminate(const RunContext& ctx, const MetricRef&, const Measurement& measurement,
-                 MeasurementCallback done) override {
-    done(MeasurementUpdate::Error(
-        measurement,
-        Redact("cloudwatch provider has no running measurement to terminate", ctx.secrets)));
-  }
-
-  void GarbageCollect(const RunContext&, const MetricRef&, int32_t, StatusCallback done) override {
-    done(OkStatus());
-  }
-
-  std::map<std::string, std::string> Metadata(const MetricRef&) const override { return {}; }
 
  private:
   static MeasurementUpdate Finish(Measurement m, const StatusOr<HttpResponse>& response,

@@ -132,4 +132,25 @@ bool IsHttpUrl(std::string_view url) {
   return !rest.empty() && rest[0] != '/' && rest[0] != '?' && rest[0] != '#';
 }
 
+void OneShotProvider::Resume(const RunContext& ctx, const MetricRef&,
+                             const Measurement& measurement, MeasurementCallback done) {
+  done(MeasurementUpdate::Error(
+      measurement,
+      Redact(std::string(Type()) + " provider does not resume measurements", ctx.secrets)));
+}
+
+void OneShotProvider::Terminate(const RunContext& ctx, const MetricRef&,
+                                const Measurement& measurement, MeasurementCallback done) {
+  done(MeasurementUpdate::Error(
+      measurement, Redact(std::string(Type()) + " provider has no running measurement to terminate",
+                          ctx.secrets)));
+}
+
+void OneShotProvider::GarbageCollect(const RunContext&, const MetricRef&, int32_t,
+                                     StatusCallback done) {
+  done(OkStatus());
+}
+
+std::map<std::string, std::string> OneShotProvider::Metadata(const MetricRef&) const { return {}; }
+
 }  // namespace ramp::metrics

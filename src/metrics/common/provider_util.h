@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ramp/http_client.h"
+#include "ramp/metric_provider.h"
 #include "ramp/status.h"
 
 namespace ramp::metrics {
@@ -42,5 +43,19 @@ std::string TransportErrorMessage(const Status& status);
 
 // Whether `url` is http(s)://host[…].
 bool IsHttpUrl(std::string_view url);
+
+// The base of providers whose Run answers once and never reports Running (every HTTP provider):
+// Resume and Terminate, which only follow a Running measurement, answer an Error naming the
+// provider; GarbageCollect has nothing to collect; no metric-level metadata unless overridden.
+class OneShotProvider : public MetricProvider {
+ public:
+  void Resume(const RunContext& ctx, const MetricRef& metric, const Measurement& measurement,
+              MeasurementCallback done) override;
+  void Terminate(const RunContext& ctx, const MetricRef& metric, const Measurement& measurement,
+                 MeasurementCallback done) override;
+  void GarbageCollect(const RunContext& ctx, const MetricRef& metric, int32_t limit,
+                      StatusCallback done) override;
+  std::map<std::string, std::string> Metadata(const MetricRef& metric) const override;
+};
 
 }  // namespace ramp::metrics

@@ -243,7 +243,7 @@ struct Credentials {
   std::string app_key;
 };
 
-class DatadogProvider final : public MetricProvider {
+class DatadogProvider final : public OneShotProvider {
  public:
   DatadogProvider(HttpClient* http, DatadogOptions options)
       : http_(http), options_(std::move(options)) {}
@@ -309,25 +309,6 @@ class DatadogProvider final : public MetricProvider {
       done(Finish(std::move(base), r, v2, secrets));
     });
   }
-
-  void Resume(const RunContext& ctx, const MetricRef&, const Measurement& measurement,
-              MeasurementCallback done) override {
-    done(MeasurementUpdate::Error(
-        measurement, Redact("datadog provider does not resume measurements", ctx.secrets)));
-  }
-
-  void Terminate(const RunContext& ctx, const MetricRef&, const Measurement& measurement,
-                 MeasurementCallback done) override {
-    done(MeasurementUpdate::Error(
-        measurement,
-        Redact("datadog provider has no running measurement to terminate", ctx.secrets)));
-  }
-
-  void GarbageCollect(const RunContext&, const MetricRef&, int32_t, StatusCallback done) override {
-    done(OkStatus());
-  }
-
-  std::map<std::string, std::string> Metadata(const MetricRef&) const override { return {}; }
 
  private:
   std::optional<std::string> GetEnv(std::string_view name) const {

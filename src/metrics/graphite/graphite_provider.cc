@@ -112,7 +112,7 @@ StatusOr<Config> ParseConfig(const std::string& text) {
   return c;
 }
 
-class GraphiteProvider final : public MetricProvider {
+class GraphiteProvider final : public OneShotProvider {
  public:
   explicit GraphiteProvider(HttpClient* http) : http_(http) {}
 
@@ -141,25 +141,6 @@ class GraphiteProvider final : public MetricProvider {
       done(Finish(std::move(m), response, secrets));
     });
   }
-
-  void Resume(const RunContext& ctx, const MetricRef&, const Measurement& measurement,
-              MeasurementCallback done) override {
-    done(MeasurementUpdate::Error(
-        measurement, Redact("graphite provider does not resume measurements", ctx.secrets)));
-  }
-
-  void Terminate(const RunContext& ctx, const MetricRef&, const Measurement& measurement,
-                 MeasurementCallback done) override {
-    done(MeasurementUpdate::Error(
-        measurement,
-        Redact("graphite provider has no running measurement to terminate", ctx.secrets)));
-  }
-
-  void GarbageCollect(const RunContext&, const MetricRef&, int32_t, StatusCallback done) override {
-    done(OkStatus());
-  }
-
-  std::map<std::string, std::string> Metadata(const MetricRef&) const override { return {}; }
 
  private:
   static MeasurementUpdate Finish(Measurement m, const StatusOr<HttpResponse>& response,

@@ -78,7 +78,7 @@ struct Secrets {
   std::string token, org, address;
 };
 
-class InfluxDbProvider final : public MetricProvider {
+class InfluxDbProvider final : public OneShotProvider {
  public:
   InfluxDbProvider(HttpClient* http, InfluxDbOptions options)
       : http_(http), options_(std::move(options)) {}
@@ -130,25 +130,6 @@ class InfluxDbProvider final : public MetricProvider {
                 [m = std::move(m), secrets = std::move(secrets), done = std::move(done)](
                     StatusOr<HttpResponse> r) mutable { done(Finish(std::move(m), r, secrets)); });
   }
-
-  void Resume(const RunContext& ctx, const MetricRef&, const Measurement& measurement,
-              MeasurementCallback done) override {
-    done(MeasurementUpdate::Error(
-        measurement, Redact("influxdb provider does not resume measurements", ctx.secrets)));
-  }
-
-  void Terminate(const RunContext& ctx, const MetricRef&, const Measurement& measurement,
-                 MeasurementCallback done) override {
-    done(MeasurementUpdate::Error(
-        measurement,
-        Redact("influxdb provider has no running measurement to terminate", ctx.secrets)));
-  }
-
-  void GarbageCollect(const RunContext&, const MetricRef&, int32_t, StatusCallback done) override {
-    done(OkStatus());
-  }
-
-  std::map<std::string, std::string> Metadata(const MetricRef&) const override { return {}; }
 
  private:
   static MeasurementUpdate Finish(Measurement m, const StatusOr<HttpResponse>& response,

@@ -48,7 +48,7 @@ StatusOr<Config> ParseConfig(const std::string& text) {
   return c;
 }
 
-class NewRelicProvider final : public MetricProvider {
+class NewRelicProvider final : public OneShotProvider {
  public:
   NewRelicProvider(HttpClient* http, NewRelicOptions options)
       : http_(http), options_(std::move(options)) {}
@@ -108,25 +108,6 @@ class NewRelicProvider final : public MetricProvider {
       done(Finish(std::move(base), r, secrets));
     });
   }
-
-  void Resume(const RunContext& ctx, const MetricRef&, const Measurement& measurement,
-              MeasurementCallback done) override {
-    done(MeasurementUpdate::Error(
-        measurement, Redact("newrelic provider does not resume measurements", ctx.secrets)));
-  }
-
-  void Terminate(const RunContext& ctx, const MetricRef&, const Measurement& measurement,
-                 MeasurementCallback done) override {
-    done(MeasurementUpdate::Error(
-        measurement,
-        Redact("newrelic provider has no running measurement to terminate", ctx.secrets)));
-  }
-
-  void GarbageCollect(const RunContext&, const MetricRef&, int32_t, StatusCallback done) override {
-    done(OkStatus());
-  }
-
-  std::map<std::string, std::string> Metadata(const MetricRef&) const override { return {}; }
 
  private:
   StatusOr<std::string> Read(const std::string& secret, std::string_view key, bool required) const {

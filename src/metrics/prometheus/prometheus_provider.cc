@@ -233,7 +233,7 @@ StatusOr<std::string> Params(const Config& c, Time now) {
          "&step=" + QueryEscape(FormatGoFloat(static_cast<double>(*step) / 1e9));
 }
 
-class PrometheusProvider final : public MetricProvider {
+class PrometheusProvider final : public OneShotProvider {
  public:
   explicit PrometheusProvider(HttpClient* http) : http_(http) {}
 
@@ -272,23 +272,6 @@ class PrometheusProvider final : public MetricProvider {
     req.insecure_skip_verify = config->insecure;
     base.finished_at = ctx.now;
     Send(std::move(req), std::move(base), ctx.secrets, std::move(done), /*may_retry=*/true);
-  }
-
-  void Resume(const RunContext& ctx, const MetricRef&, const Measurement& measurement,
-              MeasurementCallback done) override {
-    done(MeasurementUpdate::Error(
-        measurement, Redact("prometheus provider does not resume measurements", ctx.secrets)));
-  }
-
-  void Terminate(const RunContext& ctx, const MetricRef&, const Measurement& measurement,
-                 MeasurementCallback done) override {
-    done(MeasurementUpdate::Error(
-        measurement,
-        Redact("prometheus provider has no running measurement to terminate", ctx.secrets)));
-  }
-
-  void GarbageCollect(const RunContext&, const MetricRef&, int32_t, StatusCallback done) override {
-    done(OkStatus());
   }
 
   std::map<std::string, std::string> Metadata(const MetricRef& metric) const override {

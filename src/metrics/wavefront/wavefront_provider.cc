@@ -90,7 +90,7 @@ StatusOr<WavefrontResult> ParseJson(const json& doc, int64_t now_s) {
   return out;
 }
 
-class WavefrontProvider final : public MetricProvider {
+class WavefrontProvider final : public OneShotProvider {
  public:
   WavefrontProvider(HttpClient* http, WavefrontOptions options)
       : http_(http), options_(std::move(options)) {}
@@ -136,25 +136,6 @@ class WavefrontProvider final : public MetricProvider {
       done(Finish(std::move(m), r, secrets, now_s));
     });
   }
-
-  void Resume(const RunContext& ctx, const MetricRef&, const Measurement& measurement,
-              MeasurementCallback done) override {
-    done(MeasurementUpdate::Error(
-        measurement, Redact("wavefront provider does not resume measurements", ctx.secrets)));
-  }
-
-  void Terminate(const RunContext& ctx, const MetricRef&, const Measurement& measurement,
-                 MeasurementCallback done) override {
-    done(MeasurementUpdate::Error(
-        measurement,
-        Redact("wavefront provider has no running measurement to terminate", ctx.secrets)));
-  }
-
-  void GarbageCollect(const RunContext&, const MetricRef&, int32_t, StatusCallback done) override {
-    done(OkStatus());
-  }
-
-  std::map<std::string, std::string> Metadata(const MetricRef&) const override { return {}; }
 
  private:
   static MeasurementUpdate Finish(Measurement m, const StatusOr<HttpResponse>& response,

@@ -134,7 +134,7 @@ StatusOr<Config> ParseConfig(const std::string& text) {
   return c;
 }
 
-class WebProvider final : public MetricProvider {
+class WebProvider final : public OneShotProvider {
  public:
   explicit WebProvider(HttpClient* http) : http_(http) {}
 
@@ -172,24 +172,6 @@ class WebProvider final : public MetricProvider {
                   done(Finish(std::move(base), response, path, secrets));
                 });
   }
-
-  void Resume(const RunContext& ctx, const MetricRef&, const Measurement& measurement,
-              MeasurementCallback done) override {
-    done(MeasurementUpdate::Error(
-        measurement, Redact("web provider does not resume measurements", ctx.secrets)));
-  }
-
-  void Terminate(const RunContext& ctx, const MetricRef&, const Measurement& measurement,
-                 MeasurementCallback done) override {
-    done(MeasurementUpdate::Error(
-        measurement, Redact("web provider has no running measurement to terminate", ctx.secrets)));
-  }
-
-  void GarbageCollect(const RunContext&, const MetricRef&, int32_t, StatusCallback done) override {
-    done(OkStatus());
-  }
-
-  std::map<std::string, std::string> Metadata(const MetricRef&) const override { return {}; }
 
  private:
   static MeasurementUpdate Finish(Measurement m, const StatusOr<HttpResponse>& response,

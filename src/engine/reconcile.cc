@@ -186,6 +186,14 @@ struct Rev {
   const RevisionStatus* observed = nullptr;
 };
 
+// Instance counts summed over every revision (Argo's Get*ReplicaCountForReplicaSets).
+struct Totals {
+  int32_t desired = 0;
+  int32_t current = 0;
+  int32_t ready = 0;
+  int32_t available = 0;
+};
+
 // Argo's pauseContext: pause and abort decisions taken during the reconcile.
 struct PauseDecisions {
   std::vector<std::string> add;
@@ -238,6 +246,7 @@ class Reconciler {
   Rev* StableRs() { return stable_ < 0 ? nullptr : &revs_[static_cast<size_t>(stable_)]; }
   Rev* FindRev(const std::string& hash);
   std::vector<Rev*> OtherRevs();
+  Totals Sum() const;
   ReplicaSetInfo Info(const Rev& r) const;
   CanaryReplicaSets Sets();
   CanaryState MathState(const std::optional<TrafficWeightsStatus>& weights) const;
@@ -460,6 +469,17 @@ void Reconciler::AdoptUnknownRevisions() {
   std::stable_sort(
       st_.revisions.begin(), st_.revisions.end(),
       [](const RevisionRecord& a, const RevisionRecord& b) { return a.revision < b.revision; });
+}
+
+Totals Reconciler::Sum() const {
+  Totals t;
+  for (const Rev& r : revs_) {
+    t.desired += r.desired;
+    t.current += r.current;
+    t.ready += r.ready;
+    t.available += r.available;
+  }
+  return t;
 }
 
 Rev* Reconciler::FindRev(const std::string& hash) {
@@ -705,13 +725,10 @@ int32_t Reconciler::RestartInstances() {
   std::sort(others.begin(), others.end(),
             [&](Rev* a, Rev* b) { return Record(*a).revision < Record(*b).revision; });
   order.insert(order.end(), others.begin(), others.end());
-  int32_t total = 0, available = 0;
-  for (const Rev& r : revs_) {
-    total += r.desired;
-    available += r.available;
-  }
+  const Totals totals = Sum();
   const int32_t concurrent = std::max(MaxUnavailable(spec_), 1);
-  int32_t can_restart = available - (std::max(spec_.EffectiveReplicas(), total) - concurrent);
+  int32_t can_restart =
+      totals.available - (std::max(spec_.EffectiveReplicas(), totals.desired) - concurrent);
   int32_t needs = 0, restarted = 0;
   for (Rev* r : order) {
     if (r->observed == nullptr) continue;
@@ -1493,7 +1510,6 @@ bool Reconciler::ReconcileCanaryReplicaSets() {
   std::vector<OldReplicaSetScale> plan =
       ScaleDownOldReplicaSetsForCanary(spec_, MathState(ns_.canary.weights), sets);
   bool scaled = false;
-  std::vector<Rev*> others = OtherRevs();
   for (const OldReplicaSetScale& p : plan) {
     Rev* r = FindRev(p.hash);
     if (r == nullptr) continue;
@@ -1555,13 +1571,9 @@ bool Reconciler::CompletedCurrentCanaryStep() {
 
 void Reconciler::SyncCanaryStatus() {
   RolloutStatus ns = BaseStatus();
-  int32_t available = 0, hpa = 0;
-  for (const Rev& r : revs_) {
-    available += r.available;
-    hpa += r.current;
-  }
-  ns.available_replicas = available;
-  ns.hpa_replicas = hpa;
+  const Totals totals = Sum();
+  ns.available_replicas = totals.available;
+  ns.hpa_replicas = totals.current;
   ns.canary.stable_ping_pong = prev_.canary.stable_ping_pong;
   ns.canary.step_plugin_statuses = ns_.canary.step_plugin_statuses;
   ns.stable_rs = prev_.stable_rs;
@@ -1759,13 +1771,9 @@ void Reconciler::SyncBlueGreenStatus() {
     ns.available_replicas = active->available;
     ns.ready_replicas = active->ready;
   } else {
-    int32_t available = 0, hpa = 0;
-    for (const Rev& r : revs_) {
-      available += r.available;
-      hpa += r.current;
-    }
-    ns.hpa_replicas = hpa;
-    ns.available_replicas = available;
+    const Totals totals = Sum();
+    ns.hpa_replicas = totals.current;
+    ns.available_replicas = totals.available;
   }
   Persist(std::move(ns));
 }
@@ -1776,15 +1784,11 @@ void Reconciler::SyncBlueGreenStatus() {
 RolloutStatus Reconciler::BaseStatus() {
   RolloutStatus ns = ns_;
   ns.current_pod_hash = new_hash_;
-  int32_t replicas = 0, ready = 0;
-  for (const Rev& r : revs_) {
-    replicas += r.current;
-    ready += r.ready;
-  }
-  ns.replicas = replicas;
+  const Totals totals = Sum();
+  ns.replicas = totals.current;
   Rev* n = NewRs();
   ns.updated_replicas = n != nullptr ? n->current : 0;
-  ns.ready_replicas = ready;
+  ns.ready_replicas = totals.ready;
   ns.collision_count = prev_.collision_count;
   ns.conditions = prev_.conditions;
   RemoveCondition(&ns, condition_type::kInvalidSpec);
@@ -1938,9 +1942,7 @@ void Reconciler::Persist(RolloutStatus ns) {
   if (spec_.blue_green) {
     in.available = IsSaturated(FindRev(ns.blue_green.active_selector));
   } else {
-    int32_t available = 0;
-    for (const Rev& r : revs_) available += r.available;
-    in.available = available >= spec_.EffectiveReplicas();
+    in.available = Sum().available >= spec_.EffectiveReplicas();
   }
   const spec::CanaryStep* step = CurrentStep();
   const RolloutCondition* paused = GetCondition(prev_, condition_type::kPaused);

@@ -162,6 +162,15 @@ class TrafficRouter {
   // Service patch and UpdateHash). An empty hash leaves the backend set without instances.
   virtual void SwitchService(ServiceRole role, std::string_view hash, StatusCallback done) = 0;
 
+  // Off Kubernetes the runtime is the endpoints controller: it tells the router which instances
+  // serve revision `hash` ("host:port" each, ready ones only), every time that list changes (an
+  // empty list when none is left). The backend set of each role that SwitchService points at
+  // `hash` is made of these addresses. Routers whose backend sets select instances themselves
+  // (Kubernetes Services) accept the call and ignore it.
+  virtual void SetRevisionEndpoints(std::string_view hash,
+                                    const std::vector<std::string>& addresses,
+                                    StatusCallback done) = 0;
+
   // Reads back the weights in effect and compares them with the expected ones. Routers that
   // cannot read back answer kNotSupported (not an error).
   virtual void VerifyWeight(int32_t weight, const std::vector<WeightDestination>& additional,

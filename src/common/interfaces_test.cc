@@ -407,6 +407,10 @@ class FakeRouter final : public TrafficRouter {
   void SwitchService(ServiceRole, std::string_view, StatusCallback done) override {
     done(OkStatus());
   }
+  void SetRevisionEndpoints(std::string_view, const std::vector<std::string>&,
+                            StatusCallback done) override {
+    done(OkStatus());
+  }
   void VerifyWeight(int32_t weight, const std::vector<WeightDestination>&,
                     StatusOrCallback<WeightCheck> done) override {
     WeightCheck c;

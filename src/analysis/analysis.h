@@ -211,6 +211,15 @@ AssessResult Reconcile(const spec::AnalysisRun& run,
 engine::Measure ToMeasureIntent(const spec::AnalysisRun& run, const MeasureRequest& request,
                                 const ObjectRef& rollout, Time now);
 
+// Fills the secret argument tags ("{{args.<name>}}") that a request's provider configuration
+// keeps (MeasureRequest::secret_args, engine::Measure::secret_args) with the values `secrets`
+// reads, inside the configuration's JSON strings (so a value with quotes stays valid JSON). The
+// values read are appended to `values` (RunContext::secrets, for redaction). An unreadable secret
+// is the lookup's error, prefixed with the argument's name.
+StatusOr<std::string> FillSecretArgs(std::string_view config_json,
+                                     const std::vector<engine::SecretArg>& secret_args,
+                                     const SecretLookup& secrets, std::vector<std::string>* values);
+
 // Drops requests whose answers will never come (the process that made them is gone): a Run
 // still awaited is removed (the measurement is taken again), a Resume or Terminate is un-marked
 // (it is requested again).

@@ -1169,5 +1169,29 @@ TEST(FormatGoFloat, AsGoPrintsWithPercentV) {
   EXPECT_EQ(internal::FormatGoFloat(-2.5), "-2.5");
 }
 
+TEST(FillSecretArgs, FillsTagsInsideJsonStringsAndReportsTheValues) {
+  SecretLookup lookup = [](std::string_view secret, std::string_view key) -> StatusOr<std::string> {
+    if (secret == "creds" && key == "token") return std::string("s3\"cr\\et");
+    return Fail(NotFoundError("secrets \"" + std::string(secret) + "\" not found"));
+  };
+  std::vector<std::string> values;
+  auto filled = FillSecretArgs(
+      R"({"headers":[{"key":"Authorization","value":"Bearer {{args.token}}"}],"url":"x"})",
+      {engine::SecretArg{"token", "creds", "token"}}, lookup, &values);
+  ASSERT_TRUE(filled.has_value()) << filled.error().message();
+  json parsed = json::parse(*filled);
+  EXPECT_EQ(parsed["headers"][0]["value"], "Bearer s3\"cr\\et");
+  EXPECT_EQ(parsed["url"], "x");
+  EXPECT_EQ(values, Strings{"s3\"cr\\et"});
+
+  auto missing = FillSecretArgs(R"({"v":"{{args.k}}"})", {engine::SecretArg{"k", "nope", "k"}},
+                                lookup, nullptr);
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().message(), "args.k: secrets \"nope\" not found");
+
+  auto untouched = FillSecretArgs(R"({"v":"plain"})", {}, nullptr, nullptr);
+  EXPECT_EQ(*untouched, R"({"v":"plain"})");
+}
+
 }  // namespace
 }  // namespace ramp::analysis

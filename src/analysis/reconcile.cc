@@ -2,6 +2,7 @@
 // asynchronous measurements: requests go out, answers come back as observations.
 #include <algorithm>
 #include <array>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -759,6 +760,49 @@ engine::Measure ToMeasureIntent(const spec::AnalysisRun& run, const MeasureReque
   m.in_flight = request.in_flight;
   m.keep = request.keep;
   return m;
+}
+
+StatusOr<std::string> FillSecretArgs(std::string_view config_json,
+                                     const std::vector<engine::SecretArg>& secret_args,
+                                     const SecretLookup& secrets,
+                                     std::vector<std::string>* values) {
+  if (secret_args.empty()) return std::string(config_json);
+  std::vector<std::pair<std::string, std::string>> tags;  // tag, value
+  for (const engine::SecretArg& a : secret_args) {
+    if (!secrets) return Fail(FailedPreconditionError("args." + a.arg + ": no secret source"));
+    StatusOr<std::string> value = secrets(a.secret, a.key);
+    if (!value.has_value()) return Fail(value.error().WithPrefix("args." + a.arg));
+    tags.emplace_back("{{args." + a.arg + "}}", *value);
+    if (values != nullptr) values->push_back(*value);
+  }
+  nlohmann::json config = nlohmann::json::parse(config_json, nullptr, /*allow_exceptions=*/false);
+  if (config.is_discarded()) {
+    return Fail(InvalidArgumentError("the provider configuration is not JSON"));
+  }
+  auto fill = [&](std::string text) {
+    for (const auto& [tag, value] : tags) {
+      for (size_t at = text.find(tag); at != std::string::npos;
+           at = text.find(tag, at + value.size())) {
+        text.replace(at, tag.size(), value);
+      }
+    }
+    return text;
+  };
+  std::function<nlohmann::json(const nlohmann::json&)> walk = [&](const nlohmann::json& j) {
+    if (j.is_string()) return nlohmann::json(fill(j.get<std::string>()));
+    if (j.is_array()) {
+      nlohmann::json out = nlohmann::json::array();
+      for (const auto& e : j) out.push_back(walk(e));
+      return out;
+    }
+    if (j.is_object()) {
+      nlohmann::json out = nlohmann::json::object();
+      for (const auto& [k, v] : j.items()) out[fill(k)] = walk(v);
+      return out;
+    }
+    return j;
+  };
+  return walk(config).dump();
 }
 
 spec::AnalysisRun ForgetDispatched(spec::AnalysisRun run) {

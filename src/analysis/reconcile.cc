@@ -418,7 +418,16 @@ void GenerateRequests(spec::AnalysisRun* run, const std::vector<MetricInfo>& met
     spec::Measurement* last =
         r != nullptr && !r->measurements.empty() ? &r->measurements.back() : nullptr;
     if (last != nullptr && !Finished(*last)) {
-      if (Awaiting(*last)) continue;  // its answer is on the way
+      if (Awaiting(*last)) {
+        // Its answer is on the way. A Run still out when the run terminates (a provider that
+        // answers only at the end, such as the local job) is asked to stop, once.
+        if (!terminating || last->metadata.at(kAwaitingKey) != kAwaitRun) continue;
+        MeasureRequest req = MakeRequest(info, engine::MeasureAction::kTerminate, *r, *run);
+        req.in_flight = ToProviderMeasurement(*last);
+        last->metadata[kAwaitingKey] = kAwaitTerminate;
+        requests->push_back(std::move(req));
+        continue;
+      }
       engine::MeasureAction action;
       if (terminating) {
         action = engine::MeasureAction::kTerminate;

@@ -148,10 +148,12 @@ class JobProvider final : public MetricProvider {
 
     std::optional<std::string> exe = FindExecutable(plan.argv[0], plan.path_var);
     if (!exe) {
+      // On Kubernetes the container cannot start (StartError) and the Job fails: Failed, not
+      // Error, so it is not retried as a measurement error would be.
       m.finished_at = ctx.now;
-      done(MeasurementUpdate::Error(
-          std::move(m),
-          Redact("cannot run " + plan.argv[0] + ": " + std::strerror(ENOENT), secrets)));
+      m.phase = AnalysisPhase::kFailed;
+      m.message = Redact("cannot run " + plan.argv[0] + ": " + std::strerror(ENOENT), secrets);
+      done(MeasurementUpdate::Judged(std::move(m)));
       return;
     }
 

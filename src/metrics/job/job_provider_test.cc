@@ -312,14 +312,14 @@ TEST_F(JobProviderTest, DestructionKillsRunningJobs) {
   EXPECT_TRUE(WaitUntil([&] { return !GroupAlive(pgid); }, 5s));
 }
 
-TEST_F(JobProviderTest, MissingCommandIsAnError) {
+TEST_F(JobProviderTest, AMissingCommandFailsTheJobAsAContainerThatCannotStart) {
   auto u = RunOne(Job({"no-such-command-ramp-test"}));
-  EXPECT_EQ(u.kind, MeasurementUpdate::Kind::kError);
-  EXPECT_EQ(u.measurement.phase, AnalysisPhase::kError);
+  EXPECT_EQ(u.kind, MeasurementUpdate::Kind::kJudged);
+  EXPECT_EQ(u.measurement.phase, AnalysisPhase::kFailed);
   EXPECT_EQ(u.measurement.message,
             "cannot run no-such-command-ramp-test: No such file or directory");
   auto abs = RunOne(Job({"/nonexistent/bin/x"}));
-  EXPECT_EQ(abs.kind, MeasurementUpdate::Kind::kError);
+  EXPECT_EQ(abs.kind, MeasurementUpdate::Kind::kJudged);
   EXPECT_EQ(abs.measurement.message, "cannot run /nonexistent/bin/x: No such file or directory");
 }
 

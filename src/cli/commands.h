@@ -23,6 +23,7 @@ inline constexpr size_t kMaxInputFileBytes = 32u << 20;
 // is larger than kMaxInputFileBytes.
 bool ReadInputFile(const std::string& path, std::string* out, std::string* error);
 
+void RegisterAnalyze(CLI::App* app);
 void RegisterLint(CLI::App* app);
 void RegisterSimulate(CLI::App* app);
 void RegisterVersion(CLI::App* app);

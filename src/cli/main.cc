@@ -26,6 +26,7 @@ void RegisterVersion(CLI::App* app) {
 int main(int argc, char** argv) {
   CLI::App app{"ramp — progressive delivery for Argo Rollouts manifests, on Kubernetes or not"};
   app.require_subcommand(1);
+  ramp::cli::RegisterAnalyze(&app);
   ramp::cli::RegisterLint(&app);
   ramp::cli::RegisterSimulate(&app);
   ramp::cli::RegisterVersion(&app);

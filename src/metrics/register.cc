@@ -6,6 +6,7 @@
 #include "metrics/datadog/datadog_provider.h"
 #include "metrics/graphite/graphite_provider.h"
 #include "metrics/influxdb/influxdb_provider.h"
+#include "metrics/job/job_provider.h"
 #include "metrics/newrelic/newrelic_provider.h"
 #include "metrics/prometheus/prometheus_provider.h"
 #include "metrics/wavefront/wavefront_provider.h"
@@ -13,7 +14,8 @@
 
 namespace ramp::metrics {
 
-Status RegisterHttpMetricProviders(Registry<MetricProvider>& registry, HttpClient* http) {
+Status RegisterHttpMetricProviders(Registry<MetricProvider>& registry, HttpClient* http,
+                                   ProviderSecretLookup secrets) {
   RETURN_IF_ERROR(
       registry.Register("prometheus", [http]() -> StatusOr<std::unique_ptr<MetricProvider>> {
         return NewPrometheusProvider(http);
@@ -21,15 +23,13 @@ Status RegisterHttpMetricProviders(Registry<MetricProvider>& registry, HttpClien
   RETURN_IF_ERROR(registry.Register("web", [http]() -> StatusOr<std::unique_ptr<MetricProvider>> {
     return NewWebProvider(http);
   }));
-  // Datadog: credentials from the environment only until the daemon passes a secret source.
   RETURN_IF_ERROR(
-      registry.Register("datadog", [http]() -> StatusOr<std::unique_ptr<MetricProvider>> {
-        return NewDatadogProvider(http, DatadogOptions{});
+      registry.Register("datadog", [http, secrets]() -> StatusOr<std::unique_ptr<MetricProvider>> {
+        return NewDatadogProvider(http, DatadogOptions{.lookup_secret = secrets});
       }));
-  // New Relic: no secret source yet, so a measurement is an Error naming the missing Secret key.
   RETURN_IF_ERROR(
-      registry.Register("newrelic", [http]() -> StatusOr<std::unique_ptr<MetricProvider>> {
-        return NewNewRelicProvider(http, NewRelicOptions{});
+      registry.Register("newrelic", [http, secrets]() -> StatusOr<std::unique_ptr<MetricProvider>> {
+        return NewNewRelicProvider(http, NewRelicOptions{.lookup_secret = secrets});
       }));
   // CloudWatch: AWS credentials and region read from the process environment at creation.
   RETURN_IF_ERROR(
@@ -39,17 +39,24 @@ Status RegisterHttpMetricProviders(Registry<MetricProvider>& registry, HttpClien
   RETURN_IF_ERROR(registry.Register(
       "graphite",
       [http]() -> StatusOr<std::unique_ptr<MetricProvider>> { return NewGraphiteProvider(http); }));
-  // Wavefront: no Secret source passed yet, so every measurement reports "API token not found".
-  RETURN_IF_ERROR(
-      registry.Register("wavefront", [http]() -> StatusOr<std::unique_ptr<MetricProvider>> {
-        return NewWavefrontProvider(http, WavefrontOptions{});
+  RETURN_IF_ERROR(registry.Register(
+      "wavefront", [http, secrets]() -> StatusOr<std::unique_ptr<MetricProvider>> {
+        return NewWavefrontProvider(http, WavefrontOptions{.secret_lookup = secrets});
       }));
-  // InfluxDB: no Secret source passed yet, so every measurement reports the missing Secret.
   RETURN_IF_ERROR(
-      registry.Register("influxdb", [http]() -> StatusOr<std::unique_ptr<MetricProvider>> {
-        return NewInfluxDbProvider(http, InfluxDbOptions{});
+      registry.Register("influxdb", [http, secrets]() -> StatusOr<std::unique_ptr<MetricProvider>> {
+        return NewInfluxDbProvider(http, InfluxDbOptions{.secret_lookup = secrets});
       }));
   return OkStatus();
+}
+
+Status RegisterJobMetricProvider(Registry<MetricProvider>& registry, const Clock* clock,
+                                 ProviderSecretLookup secrets) {
+  return registry.Register("job", [clock, secrets]() -> StatusOr<std::unique_ptr<MetricProvider>> {
+    JobProviderOptions options;
+    options.secrets = secrets;
+    return NewJobProvider(clock, std::move(options));
+  });
 }
 
 }  // namespace ramp::metrics

@@ -4,6 +4,11 @@
 // Thread-safety: call during start-up, before other threads use the registry (see registry.h).
 #pragma once
 
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "ramp/clock.h"
 #include "ramp/http_client.h"
 #include "ramp/metric_provider.h"
 #include "ramp/registry.h"
@@ -11,9 +16,22 @@
 
 namespace ramp::metrics {
 
+// Reads key `key` of Secret `secret` (src/secrets' NewSecretLookup; analysis::SecretLookup).
+using ProviderSecretLookup =
+    std::function<StatusOr<std::string>(std::string_view secret, std::string_view key)>;
+
 // Registers every provider that measures over HTTP — "prometheus", "web", "datadog", "newrelic",
 // "cloudwatch", "graphite", "wavefront", "influxdb" — each built on `http` (which must outlive
-// every provider the registry creates). Fails with the registry's error if a name is taken.
-Status RegisterHttpMetricProviders(Registry<MetricProvider>& registry, HttpClient* http);
+// every provider the registry creates). `secrets` resolves the credentials Argo reads from
+// Secrets (Datadog's, New Relic's, Wavefront's, InfluxDB's); null leaves those providers
+// without Secrets (each measurement that needs one is an Error saying so). Fails with the
+// registry's error if a name is taken.
+Status RegisterHttpMetricProviders(Registry<MetricProvider>& registry, HttpClient* http,
+                                   ProviderSecretLookup secrets = nullptr);
+
+// Registers "job": off Kubernetes a local process (src/metrics/job). `clock` must outlive every
+// provider the registry creates; `secrets` resolves env[].valueFrom.secretKeyRef.
+Status RegisterJobMetricProvider(Registry<MetricProvider>& registry, const Clock* clock,
+                                 ProviderSecretLookup secrets = nullptr);
 
 }  // namespace ramp::metrics

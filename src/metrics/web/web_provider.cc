@@ -204,7 +204,13 @@ StatusOr<WebResult> ParseWebResponse(std::string_view body, std::string_view jso
     }
     json doc = json::parse(body, nullptr, false);
     if (doc.is_discarded()) {
-      // Not JSON: the raw text is the result, as in Argo.
+      // An HTML page (a proxy's error or login page) is no metric; Argo would hand it to the
+      // conditions as text.
+      if (LooksLikeHtml(body)) {
+        return Fail(InvalidArgumentError("the response is an HTML page, not a metric: " +
+                                         BodyExcerpt(body, 120)));
+      }
+      // Other text: the raw text is the result, as in Argo.
       return WebResult{std::make_shared<const json>(std::string(body)), std::string(body)};
     }
     const json* node = &doc;

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "expr/expr.h"
+#include "metrics/common/oauth2.h"
 #include "metrics/common/provider_util.h"
 #include "spec/common.h"
 
@@ -135,6 +136,7 @@ struct Config {
   bool insecure = false;
   HttpHeaders headers;
   std::optional<std::pair<std::string, std::string>> basic_auth;
+  std::optional<OAuth2Config> oauth2;
   bool range = false;
   std::string start, end, step;
 };
@@ -168,9 +170,9 @@ StatusOr<Config> ParseConfig(const std::string& text) {
   }
   if (j.contains("authentication") && j["authentication"].is_object()) {
     const json& a = j["authentication"];
-    if (a.contains("oauth2") && !a["oauth2"].empty()) {
-      return Fail(UnimplementedError("prometheus authentication.oauth2 is not supported yet"));
-    }
+    StatusOr<std::optional<OAuth2Config>> oauth2 = ParseOAuth2(a);
+    if (!oauth2) return Fail(oauth2.error().WithPrefix("prometheus"));
+    c.oauth2 = std::move(*oauth2);
     if (a.contains("sigv4") && !a["sigv4"].empty() &&
         c.address.find("aps-workspaces") != std::string::npos) {
       return Fail(UnimplementedError("prometheus authentication.sigv4 is not supported yet"));
@@ -235,7 +237,7 @@ StatusOr<std::string> Params(const Config& c, Time now) {
 
 class PrometheusProvider final : public OneShotProvider {
  public:
-  explicit PrometheusProvider(HttpClient* http) : http_(http) {}
+  explicit PrometheusProvider(HttpClient* http) : http_(http), tokens_(http) {}
 
   std::string_view Type() const override { return kType; }
 
@@ -271,7 +273,25 @@ class PrometheusProvider final : public OneShotProvider {
     req.timeout = config->timeout;
     req.insecure_skip_verify = config->insecure;
     base.finished_at = ctx.now;
-    Send(std::move(req), std::move(base), ctx.secrets, std::move(done), /*may_retry=*/true);
+    if (!config->oauth2) {
+      Send(std::move(req), std::move(base), ctx.secrets, std::move(done), /*may_retry=*/true);
+      return;
+    }
+    std::vector<std::string> secrets = ctx.secrets;
+    secrets.push_back(config->oauth2->client_secret);
+    tokens_.Authorization(
+        *config->oauth2, ctx.now, config->timeout, config->insecure,
+        [this, req = std::move(req), base = std::move(base), secrets = std::move(secrets),
+         done = std::move(done)](StatusOr<std::string> authorization) mutable {
+          if (!authorization) {
+            done(MeasurementUpdate::Error(
+                std::move(base),
+                Redact("prometheus: " + authorization.error().message(), secrets)));
+            return;
+          }
+          req.headers.emplace_back("Authorization", *authorization);
+          Send(std::move(req), std::move(base), std::move(secrets), std::move(done), true);
+        });
   }
 
   std::map<std::string, std::string> Metadata(const MetricRef& metric) const override {
@@ -328,6 +348,7 @@ class PrometheusProvider final : public OneShotProvider {
   }
 
   HttpClient* http_;
+  OAuth2Tokens tokens_;
 };
 
 }  // namespace

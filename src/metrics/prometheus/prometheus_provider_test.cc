@@ -109,13 +109,53 @@ TEST_F(PrometheusProviderTest, BasicAuthHeader) {
   EXPECT_EQ(*FindHeader(http_.requests[0].headers, "Authorization"), "Basic dXNlcjpwYXNz");
 }
 
-TEST_F(PrometheusProviderTest, OAuth2IsNotSupportedYet) {
+TEST_F(PrometheusProviderTest, OAuth2NeedsClientIdAndSecret) {
   json config = Config();
   config["authentication"] = {{"oauth2", {{"tokenUrl", "http://t"}, {"clientId", "c"}}}};
   MeasurementUpdate u = Run(config);
   EXPECT_EQ(u.kind, MeasurementUpdate::Kind::kError);
-  EXPECT_THAT(u.measurement.message, HasSubstr("oauth2 is not supported yet"));
+  EXPECT_THAT(u.measurement.message, HasSubstr("missing mandatory parameter"));
   EXPECT_TRUE(http_.requests.empty());
+}
+
+TEST_F(PrometheusProviderTest, OAuth2ClientCredentialsTokenIsSentAndKept) {
+  json config = Config();
+  config["authentication"] = {{"oauth2",
+                               {{"tokenUrl", "https://auth.example/token"},
+                                {"clientId", "ramp"},
+                                {"clientSecret", "s3cret"},
+                                {"scopes", {"read", "metrics"}}}}};
+  http_.Reply(200, R"({"access_token":"tok-1","token_type":"bearer","expires_in":3600})");
+  http_.Reply(200, R"({"status":"success","data":{"resultType":"scalar","result":[0,"1"]}})");
+  http_.Reply(200, R"({"status":"success","data":{"resultType":"scalar","result":[0,"1"]}})");
+  MeasurementUpdate first = Run(config);
+  MeasurementUpdate second = Run(config);
+  EXPECT_EQ(first.kind, MeasurementUpdate::Kind::kValue) << first.measurement.message;
+  EXPECT_EQ(second.kind, MeasurementUpdate::Kind::kValue) << second.measurement.message;
+  ASSERT_EQ(http_.requests.size(), 3u) << "the token is fetched once";
+  const HttpRequest& token = http_.requests[0];
+  EXPECT_EQ(token.url, "https://auth.example/token");
+  EXPECT_EQ(token.body, "grant_type=client_credentials&scope=read+metrics");
+  EXPECT_EQ(*FindHeader(token.headers, "Authorization"), "Basic cmFtcDpzM2NyZXQ=");
+  EXPECT_EQ(*FindHeader(http_.requests[1].headers, "Authorization"), "Bearer tok-1");
+  EXPECT_EQ(*FindHeader(http_.requests[2].headers, "Authorization"), "Bearer tok-1");
+}
+
+TEST_F(PrometheusProviderTest, OAuth2RetriesWithCredentialsInTheFormThenReportsTheAnswer) {
+  json config = Config();
+  config["authentication"] = {
+      {"oauth2", {{"tokenUrl", "http://t/token"}, {"clientId", "c"}, {"clientSecret", "s3cret"}}}};
+  http_.Reply(401, R"({"error":"invalid_client"})");
+  http_.Reply(400, R"({"error":"invalid_client","error_description":"bad s3cret"})");
+  MeasurementUpdate u = Run(config);
+  ASSERT_EQ(http_.requests.size(), 2u);
+  EXPECT_EQ(http_.requests[1].body,
+            "grant_type=client_credentials&client_id=c&client_secret=s3cret");
+  EXPECT_EQ(FindHeader(http_.requests[1].headers, "Authorization"), nullptr);
+  EXPECT_EQ(u.kind, MeasurementUpdate::Kind::kError);
+  EXPECT_THAT(u.measurement.message,
+              HasSubstr("cannot fetch a token from http://t/token: HTTP 400"));
+  EXPECT_THAT(u.measurement.message, Not(HasSubstr("s3cret")));
 }
 
 TEST_F(PrometheusProviderTest, Sigv4OnlyForAmazonManagedPrometheus) {

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "metrics/common/oauth2.h"
 #include "metrics/common/provider_util.h"
 
 namespace ramp::metrics {
@@ -89,6 +90,7 @@ struct Config {
   Duration timeout = std::chrono::seconds(10);
   std::string json_path;
   bool insecure = false;
+  std::optional<OAuth2Config> oauth2;
 };
 
 StatusOr<Config> ParseConfig(const std::string& text) {
@@ -117,9 +119,10 @@ StatusOr<Config> ParseConfig(const std::string& text) {
   }
   c.json_path = j.value("jsonPath", std::string());
   c.insecure = j.value("insecure", false);
-  if (j.contains("authentication") && j["authentication"].is_object() &&
-      j["authentication"].contains("oauth2") && !j["authentication"]["oauth2"].empty()) {
-    return Fail(UnimplementedError("web authentication.oauth2 is not supported yet"));
+  if (j.contains("authentication")) {
+    StatusOr<std::optional<OAuth2Config>> oauth2 = ParseOAuth2(j["authentication"]);
+    if (!oauth2) return Fail(oauth2.error().WithPrefix("web"));
+    c.oauth2 = std::move(*oauth2);
   }
   if (c.method != "GET") {
     if (j.contains("jsonBody") && !j["jsonBody"].is_null()) {
@@ -136,7 +139,7 @@ StatusOr<Config> ParseConfig(const std::string& text) {
 
 class WebProvider final : public OneShotProvider {
  public:
-  explicit WebProvider(HttpClient* http) : http_(http) {}
+  explicit WebProvider(HttpClient* http) : http_(http), tokens_(http) {}
 
   std::string_view Type() const override { return kType; }
 
@@ -166,11 +169,32 @@ class WebProvider final : public OneShotProvider {
     req.body = config->body;
     req.timeout = config->timeout;
     req.insecure_skip_verify = config->insecure;
-    http_->Send(std::move(req),
-                [base = std::move(base), secrets = ctx.secrets, path = config->json_path,
-                 done = std::move(done)](StatusOr<HttpResponse> response) mutable {
-                  done(Finish(std::move(base), response, path, secrets));
-                });
+    std::vector<std::string> secrets = ctx.secrets;
+    auto send = [this, path = config->json_path](HttpRequest req, Measurement base,
+                                                 std::vector<std::string> secrets,
+                                                 MeasurementCallback done) {
+      http_->Send(std::move(req), [base = std::move(base), secrets = std::move(secrets), path,
+                                   done = std::move(done)](StatusOr<HttpResponse> r) mutable {
+        done(Finish(std::move(base), r, path, secrets));
+      });
+    };
+    if (!config->oauth2) {
+      send(std::move(req), std::move(base), std::move(secrets), std::move(done));
+      return;
+    }
+    secrets.push_back(config->oauth2->client_secret);
+    tokens_.Authorization(
+        *config->oauth2, ctx.now, config->timeout, config->insecure,
+        [send, req = std::move(req), base = std::move(base), secrets = std::move(secrets),
+         done = std::move(done)](StatusOr<std::string> authorization) mutable {
+          if (!authorization) {
+            done(MeasurementUpdate::Error(
+                std::move(base), Redact("web: " + authorization.error().message(), secrets)));
+            return;
+          }
+          req.headers.emplace_back("Authorization", *authorization);
+          send(std::move(req), std::move(base), std::move(secrets), std::move(done));
+        });
   }
 
  private:
@@ -192,6 +216,7 @@ class WebProvider final : public OneShotProvider {
   }
 
   HttpClient* http_;
+  OAuth2Tokens tokens_;
 };
 
 }  // namespace

@@ -169,10 +169,25 @@ TEST_F(WebProviderTest, BadConfiguration) {
   EXPECT_THAT(Run({{"url", "svc:8080"}}).measurement.message, HasSubstr("not an http(s) URL"));
   EXPECT_THAT(Run({{"url", "http://svc"}, {"method", "DELETE"}}).measurement.message,
               HasSubstr("method must be GET, POST or PUT"));
-  EXPECT_THAT(Run({{"url", "http://svc"}, {"authentication", {{"oauth2", {{"clientId", "c"}}}}}})
+  EXPECT_THAT(Run({{"url", "http://svc"},
+                   {"authentication", {{"oauth2", {{"tokenUrl", "http://t"}, {"clientId", "c"}}}}}})
                   .measurement.message,
-              HasSubstr("oauth2 is not supported yet"));
+              HasSubstr("missing mandatory parameter in metric for OAuth2 setup"));
   EXPECT_TRUE(http_.requests.empty());
+}
+
+TEST_F(WebProviderTest, OAuth2TokenGoesOnTheRequest) {
+  http_.Reply(200, "access_token=form-token&token_type=bearer",
+              {{"Content-Type", "application/x-www-form-urlencoded"}});
+  http_.Reply(200, R"({"ok":true})");
+  MeasurementUpdate u = Run(
+      {{"url", "http://svc/health"},
+       {"jsonPath", "{$.ok}"},
+       {"authentication",
+        {{"oauth2", {{"tokenUrl", "http://t/token"}, {"clientId", "c"}, {"clientSecret", "s"}}}}}});
+  EXPECT_EQ(u.kind, MeasurementUpdate::Kind::kValue) << u.measurement.message;
+  ASSERT_EQ(http_.requests.size(), 2u);
+  EXPECT_EQ(*FindHeader(http_.requests[1].headers, "Authorization"), "Bearer form-token");
 }
 
 TEST_F(WebProviderTest, Lifecycle) {

@@ -18,7 +18,9 @@ Status RegisterHttpMetricProviders(Registry<MetricProvider>& registry, HttpClien
                                    ProviderSecretLookup secrets) {
   RETURN_IF_ERROR(
       registry.Register("prometheus", [http]() -> StatusOr<std::unique_ptr<MetricProvider>> {
-        return NewPrometheusProvider(http);
+        // Amazon Managed Prometheus (sigv4): the same AWS environment CloudWatch reads.
+        CloudWatchOptions aws = CloudWatchOptionsFromEnv();
+        return NewPrometheusProvider(http, PrometheusOptions{aws.credentials, aws.region});
       }));
   RETURN_IF_ERROR(registry.Register("web", [http]() -> StatusOr<std::unique_ptr<MetricProvider>> {
     return NewWebProvider(http);

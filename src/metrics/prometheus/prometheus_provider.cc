@@ -137,6 +137,9 @@ struct Config {
   HttpHeaders headers;
   std::optional<std::pair<std::string, std::string>> basic_auth;
   std::optional<OAuth2Config> oauth2;
+  // authentication.sigv4 on Amazon Managed Prometheus (an address with "aps-workspaces").
+  bool sigv4 = false;
+  std::string sigv4_region;
   bool range = false;
   std::string start, end, step;
 };
@@ -173,9 +176,21 @@ StatusOr<Config> ParseConfig(const std::string& text) {
     StatusOr<std::optional<OAuth2Config>> oauth2 = ParseOAuth2(a);
     if (!oauth2) return Fail(oauth2.error().WithPrefix("prometheus"));
     c.oauth2 = std::move(*oauth2);
-    if (a.contains("sigv4") && !a["sigv4"].empty() &&
+    if (a.contains("sigv4") && a["sigv4"].is_object() &&
         c.address.find("aps-workspaces") != std::string::npos) {
-      return Fail(UnimplementedError("prometheus authentication.sigv4 is not supported yet"));
+      const json& v = a["sigv4"];
+      if (!v.value("profile", std::string()).empty()) {
+        return Fail(UnimplementedError(
+            "prometheus authentication.sigv4.profile is not supported yet: credentials come from "
+            "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN"));
+      }
+      if (!v.value("roleArn", std::string()).empty()) {
+        return Fail(UnimplementedError(
+            "prometheus authentication.sigv4.roleArn is not supported yet: credentials come "
+            "from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN"));
+      }
+      c.sigv4 = true;
+      c.sigv4_region = v.value("region", std::string());
     }
     if (a.contains("basicAuth") && a["basicAuth"].is_object()) {
       c.basic_auth.emplace(a["basicAuth"].value("username", std::string()),
@@ -237,7 +252,8 @@ StatusOr<std::string> Params(const Config& c, Time now) {
 
 class PrometheusProvider final : public OneShotProvider {
  public:
-  explicit PrometheusProvider(HttpClient* http) : http_(http), tokens_(http) {}
+  PrometheusProvider(HttpClient* http, PrometheusOptions options)
+      : http_(http), options_(std::move(options)), tokens_(http) {}
 
   std::string_view Type() const override { return kType; }
 
@@ -273,6 +289,20 @@ class PrometheusProvider final : public OneShotProvider {
     req.timeout = config->timeout;
     req.insecure_skip_verify = config->insecure;
     base.finished_at = ctx.now;
+    if (config->sigv4) {
+      std::vector<std::string> secrets = ctx.secrets;
+      secrets.push_back(options_.credentials.secret_access_key);
+      secrets.push_back(options_.credentials.session_token);
+      StatusOr<HttpRequest> signed_req = SignV4(std::move(req), *config, ctx.now);
+      if (!signed_req) {
+        done(MeasurementUpdate::Error(std::move(base),
+                                      Redact(signed_req.error().message(), secrets)));
+        return;
+      }
+      // A signed request is not re-sent as GET (AMP takes the form POST).
+      Send(std::move(*signed_req), std::move(base), std::move(secrets), std::move(done), false);
+      return;
+    }
     if (!config->oauth2) {
       Send(std::move(req), std::move(base), ctx.secrets, std::move(done), /*may_retry=*/true);
       return;
@@ -325,6 +355,34 @@ class PrometheusProvider final : public OneShotProvider {
     });
   }
 
+  // Adds the AWS Signature V4 headers for service "aps".
+  StatusOr<HttpRequest> SignV4(HttpRequest req, const Config& config, Time now) const {
+    const std::string region = config.sigv4_region.empty() ? options_.region : config.sigv4_region;
+    if (region.empty()) {
+      return Fail(FailedPreconditionError(
+          "prometheus: sigv4 needs a region (authentication.sigv4.region or AWS_REGION)"));
+    }
+    if (options_.credentials.access_key_id.empty() ||
+        options_.credentials.secret_access_key.empty()) {
+      return Fail(
+          FailedPreconditionError("prometheus: sigv4 needs AWS credentials (AWS_ACCESS_KEY_ID and "
+                                  "AWS_SECRET_ACCESS_KEY)"));
+    }
+    auth::SigV4Request sign;
+    sign.method = req.method;
+    size_t start = req.url.find("://");
+    start = start == std::string::npos ? 0 : start + 3;
+    size_t slash = req.url.find('/', start);
+    sign.host =
+        req.url.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    sign.path = slash == std::string::npos ? "/" : req.url.substr(slash);
+    sign.headers = req.headers;
+    sign.body = req.body;
+    auth::SigV4Result signature = auth::SignV4(sign, options_.credentials, region, "aps", now);
+    for (const auto& h : signature.headers_to_add) req.headers.push_back(h);
+    return req;
+  }
+
   static MeasurementUpdate Finish(Measurement m, const StatusOr<HttpResponse>& response,
                                   const std::vector<std::string>& secrets) {
     auto error = [&](const std::string& message) {
@@ -348,6 +406,7 @@ class PrometheusProvider final : public OneShotProvider {
   }
 
   HttpClient* http_;
+  PrometheusOptions options_;
   OAuth2Tokens tokens_;
 };
 
@@ -372,8 +431,8 @@ StatusOr<PrometheusResult> ParsePrometheusResponse(std::string_view body) {
   }
 }
 
-std::unique_ptr<MetricProvider> NewPrometheusProvider(HttpClient* http) {
-  return std::make_unique<PrometheusProvider>(http);
+std::unique_ptr<MetricProvider> NewPrometheusProvider(HttpClient* http, PrometheusOptions options) {
+  return std::make_unique<PrometheusProvider>(http, std::move(options));
 }
 
 }  // namespace ramp::metrics

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "auth/sigv4.h"
 #include "ramp/http_client.h"
 #include "ramp/metric_provider.h"
 #include "ramp/status.h"
@@ -33,7 +34,14 @@ struct PrometheusResult {
 // page, an empty body, status "error" with its errorType and error, an unsupported result type.
 StatusOr<PrometheusResult> ParsePrometheusResponse(std::string_view body);
 
+// What `authentication.sigv4` (Amazon Managed Prometheus) signs with.
+struct PrometheusOptions {
+  auth::AwsCredentials credentials;  // empty: a sigv4 measurement is an Error saying so
+  std::string region;                // used when sigv4.region is empty
+};
+
 // The provider. `http` must outlive it.
-std::unique_ptr<MetricProvider> NewPrometheusProvider(HttpClient* http);
+std::unique_ptr<MetricProvider> NewPrometheusProvider(HttpClient* http,
+                                                      PrometheusOptions options = {});
 
 }  // namespace ramp::metrics

@@ -166,7 +166,52 @@ TEST_F(PrometheusProviderTest, Sigv4OnlyForAmazonManagedPrometheus) {
   config["address"] = "https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-1";
   MeasurementUpdate u = Run(config);
   EXPECT_EQ(u.kind, MeasurementUpdate::Kind::kError);
-  EXPECT_THAT(u.measurement.message, HasSubstr("sigv4 is not supported yet"));
+  EXPECT_THAT(u.measurement.message, HasSubstr("sigv4 needs AWS credentials"));
+  config["authentication"]["sigv4"]["roleArn"] = "arn:aws:iam::1:role/r";
+  EXPECT_THAT(Run(config).measurement.message, HasSubstr("roleArn is not supported yet"));
+}
+
+TEST(PrometheusSigV4Test, SignsTheQueryForAmazonManagedPrometheus) {
+  FakeHttpClient http;
+  auto provider = NewPrometheusProvider(
+      &http, PrometheusOptions{{"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", ""},
+                               "eu-west-1"});
+  http.Reply(200, kVector);
+  MetricRef metric;
+  metric.name = "m";
+  metric.provider_type = "prometheus";
+  metric.provider_config_json =
+      json{{"address", "https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-1"},
+           {"query", "up"},
+           {"authentication", {{"sigv4", {{"region", "us-east-1"}}}}}}
+          .dump();
+  RunContext ctx;
+  ctx.now = Time(std::chrono::seconds(1'440'938'160));  // 2015-08-30T12:36:00Z
+  std::optional<MeasurementUpdate> got;
+  provider->Run(ctx, metric, [&](MeasurementUpdate u) { got = std::move(u); });
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->kind, MeasurementUpdate::Kind::kValue) << got->measurement.message;
+  ASSERT_EQ(http.requests.size(), 1u);
+  const HttpRequest& req = http.requests[0];
+  EXPECT_EQ(req.url, "https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-1/api/v1/query");
+  const std::string* authorization = FindHeader(req.headers, "Authorization");
+  ASSERT_NE(authorization, nullptr);
+  EXPECT_THAT(*authorization,
+              HasSubstr("Credential=AKIDEXAMPLE/20150830/us-east-1/aps/aws4_request"));
+  EXPECT_EQ(*FindHeader(req.headers, "X-Amz-Date"), "20150830T123600Z");
+  // The signature covers what is sent: signing the same request again gives the same value.
+  auth::SigV4Request again;
+  again.method = "POST";
+  again.host = "aps-workspaces.us-east-1.amazonaws.com";
+  again.path = "/workspaces/ws-1/api/v1/query";
+  for (const auto& h : req.headers) {
+    if (h.first != "Authorization" && h.first != "X-Amz-Date") again.headers.push_back(h);
+  }
+  again.body = req.body;
+  EXPECT_EQ(auth::SignV4(again, {"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", ""},
+                         "us-east-1", "aps", ctx.now)
+                .authorization,
+            *authorization);
 }
 
 TEST_F(PrometheusProviderTest, RangeQueryEvaluatesStartAndEnd) {

@@ -14,43 +14,20 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/cli_testing.h"
+
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-struct Result {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string TestName() { return testing::UnitTest::GetInstance()->current_test_info()->name(); }
+using Result = ramp::cli::testing_util::CliResult;
 
 std::string WriteTemp(const std::string& name, const std::string& text) {
-  const std::string path = testing::TempDir() + "ramp-analyze-cli-" + TestName() + "-" + name;
-  std::ofstream(path) << text;
-  return path;
+  return ramp::cli::testing_util::WriteTemp("analyze", name, text);
 }
 
-Result Ramp(const std::string& args) {
-  const std::string err = testing::TempDir() + "ramp-analyze-cli-" + TestName() + ".stderr";
-  const std::string cmd =
-      std::string(RAMP_BINARY_DIR) + "/src/cli/ramp analyze " + args + " 2>'" + err + "'";
-  Result r;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream in(err);
-  std::stringstream s;
-  s << in.rdbuf();
-  r.err = s.str();
-  return r;
-}
+Result Ramp(const std::string& args) { return ramp::cli::testing_util::RunRamp("analyze", args); }
 
 // A template whose job runs `sh -c SCRIPT` with the given args and env.
 std::string JobTemplate(const std::string& name, const std::string& script,

@@ -14,50 +14,24 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/cli_testing.h"
+
 namespace {
 
 using ::testing::HasSubstr;
 
-struct Result {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
+using Result = ramp::cli::testing_util::CliResult;
+using ramp::cli::testing_util::ReadAll;
 
 std::string Example(const std::string& name) {
   return std::string(RAMP_SOURCE_DIR) + "/examples/" + name;
 }
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 std::string WriteTemp(const std::string& name, const std::string& text) {
-  const std::string path = testing::TempDir() + "ramp-simulate-cli-" + name;
-  std::ofstream(path) << text;
-  return path;
+  return ramp::cli::testing_util::WriteTemp("simulate", name, text);
 }
 
-Result Ramp(const std::string& args) {
-  // One file per test: CTest may run the tests of this binary in parallel.
-  const std::string err = testing::TempDir() + "ramp-simulate-cli-" +
-                          testing::UnitTest::GetInstance()->current_test_info()->name() + ".stderr";
-  const std::string cmd =
-      std::string(RAMP_BINARY_DIR) + "/src/cli/ramp simulate " + args + " 2>'" + err + "'";
-  Result r;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.err = ReadAll(err);
-  return r;
-}
+Result Ramp(const std::string& args) { return ramp::cli::testing_util::RunRamp("simulate", args); }
 
 const std::string kExample = "-f '" + Example("canary-proxy.yaml") + "' --scenario '" +
                              Example("canary-proxy.scenario.yaml") + "'";

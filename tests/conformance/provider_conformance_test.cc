@@ -1,10 +1,6 @@
 // Argo's analysis manifests (../shared/conformance) that use the prometheus, web and job
 // providers, run by ramp's analysis runner with the real providers against loopback fakes; the
 // expected outcome of each is stated in provider-outcomes.yaml beside this file.
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -27,6 +23,7 @@
 #include "runtime/analysis_runner.h"
 #include "spec/common.h"
 #include "spec/manifest.h"
+#include "tests/integration/prometheus_server.h"
 
 namespace ramp {
 namespace {
@@ -107,17 +104,10 @@ void ReplaceAll(std::string* text, const std::string& from, const std::string& t
   }
 }
 
-// A loopback URL that refuses connections: a port bound and released.
+// A loopback URL that refuses connections: a free port nothing listens on.
 std::string ClosedUrl() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  auto port = testing::FreeLoopbackPort();
+  return "http://127.0.0.1:" + std::to_string(port.has_value() ? *port : 1);
 }
 
 void PrintTo(const Row& row, std::ostream* os) {

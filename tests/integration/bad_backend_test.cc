@@ -3,10 +3,6 @@
 // body, NaN, a wrong JSON shape, 4xx, 5xx, an answer slower than the timeout, a refused
 // connection and a TLS failure each end as an Error measurement whose message says what
 // happened — never a crash — and a slow backend does not hold up a measurement elsewhere.
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -29,6 +25,7 @@
 #include "metrics/wavefront/wavefront_provider.h"
 #include "metrics/web/web_provider.h"
 #include "net/testing/http_test_server.h"
+#include "tests/integration/prometheus_server.h"
 
 namespace ramp {
 namespace {
@@ -178,16 +175,10 @@ struct Param {
   BadCase bad;
 };
 
+// A loopback URL that refuses connections: a free port nothing listens on.
 std::string ClosedBaseUrl() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  auto port = testing::FreeLoopbackPort();
+  return "http://127.0.0.1:" + std::to_string(port.has_value() ? *port : 1);
 }
 
 // Runs one measurement and waits (bounded) for its answer.

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -22,6 +21,8 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "common/subprocess.h"
 
 namespace ramp::metrics {
 namespace {
@@ -50,33 +51,17 @@ struct JobPlan {
   std::vector<std::string> env;  // NAME=value
   std::string path_var;          // PATH the command is searched in
   std::optional<int64_t> active_deadline_seconds;
+  // Retries after failed attempts before the job is Failed (Kubernetes' default is 6).
+  int64_t backoff_limit = 6;
   std::vector<std::string> secret_values;  // resolved secretKeyRef values, redacted
 };
 
-// Off Kubernetes a command without '/' is searched in the job's PATH.
-std::optional<std::string> FindExecutable(const std::string& cmd, const std::string& path_var) {
-  if (cmd.find('/') != std::string::npos) return cmd;
-  size_t start = 0;
-  while (start <= path_var.size()) {
-    size_t end = path_var.find(':', start);
-    if (end == std::string::npos) end = path_var.size();
-    std::string dir = path_var.substr(start, end - start);
-    if (dir.empty()) dir = ".";
-    std::string candidate = dir + "/" + cmd;
-    struct stat st {};
-    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-        ::access(candidate.c_str(), X_OK) == 0) {
-      return candidate;
-    }
-    start = end + 1;
-  }
-  return std::nullopt;
-}
-
-std::string SignalText(int sig) {
-  const char* abbrev = ::sigabbrev_np(sig);
-  if (abbrev == nullptr) return "killed by signal " + std::to_string(sig);
-  return "killed by signal SIG" + std::string(abbrev) + " (" + std::to_string(sig) + ")";
+// Kubernetes' back-off before the retry that follows failure number `failures` (≥ 1): 10 s,
+// doubled after each failure, at most 6 minutes.
+Duration RetryDelay(int64_t failures) {
+  Duration d = std::chrono::seconds(10);
+  for (int64_t i = 1; i < failures && d < std::chrono::minutes(6); ++i) d *= 2;
+  return std::min<Duration>(d, std::chrono::minutes(6));
 }
 
 // The tail of the output, cut at a UTF-8 character boundary, "…" in front when cut.
@@ -146,7 +131,7 @@ class JobProvider final : public MetricProvider {
     std::vector<std::string> secrets = ctx.secrets;
     secrets.insert(secrets.end(), plan.secret_values.begin(), plan.secret_values.end());
 
-    std::optional<std::string> exe = FindExecutable(plan.argv[0], plan.path_var);
+    std::optional<std::string> exe = ramp::FindExecutable(plan.argv[0], plan.path_var);
     if (!exe) {
       // On Kubernetes the container cannot start (StartError) and the Job fails: Failed, not
       // Error, so it is not retried as a measurement error would be.
@@ -177,15 +162,27 @@ class JobProvider final : public MetricProvider {
                                     std::string("cannot create a pipe: ") + std::strerror(err)));
       return;
     }
-    pid_t pid = -1;
-    int err = Spawn(*exe, plan, workdir, fds[1], &pid);
+    SubprocessOptions spawn;
+    spawn.argv = plan.argv;
+    spawn.argv[0] = *exe;
+    spawn.env = plan.env;
+    spawn.working_dir = workdir;
+    spawn.output_fd = fds[1];
+    StatusOr<std::unique_ptr<Subprocess>> proc = Subprocess::Start(spawn);
     ::close(fds[1]);
-    if (err != 0) {
+    if (!proc) {
       ::close(fds[0]);
       RemoveDir(workdir);
       m.finished_at = ctx.now;
-      done(MeasurementUpdate::Error(
-          std::move(m), Redact("cannot run " + plan.argv[0] + ": " + std::strerror(err), secrets)));
+      std::string message = Redact(proc.error().message(), secrets);
+      if (proc.error().code() == StatusCode::kNotFound) {
+        // As on Kubernetes: the container cannot start and the Job fails.
+        m.phase = AnalysisPhase::kFailed;
+        m.message = std::move(message);
+        done(MeasurementUpdate::Judged(std::move(m)));
+      } else {
+        done(MeasurementUpdate::Error(std::move(m), std::move(message)));
+      }
       return;
     }
     ::fcntl(fds[0], F_SETFL, ::fcntl(fds[0], F_GETFL) | O_NONBLOCK);
@@ -202,12 +199,14 @@ class JobProvider final : public MetricProvider {
     std::lock_guard<std::mutex> lock(mu_);
     uint64_t id = next_id_++;
     jobs_[id] = job;
-    job->thread = std::thread([this, job, pid, out = fds[0], workdir, deadline, clock_start,
-                               secs = plan.active_deadline_seconds, m = std::move(m),
-                               secrets = std::move(secrets), done = std::move(done)]() mutable {
-      Supervise(*job, pid, out, workdir, deadline, clock_start, secs, std::move(m), secrets,
-                std::move(done));
-    });
+    job->thread =
+        std::thread([this, job, proc = std::move(*proc), spawn = std::move(spawn), out = fds[0],
+                     workdir, deadline, clock_start, secs = plan.active_deadline_seconds,
+                     backoff_limit = plan.backoff_limit, m = std::move(m),
+                     secrets = std::move(secrets), done = std::move(done)]() mutable {
+          Supervise(*job, std::move(proc), spawn, out, workdir, deadline, clock_start, secs,
+                    backoff_limit, std::move(m), secrets, std::move(done));
+        });
   }
 
   void Resume(const RunContext& ctx, const MetricRef&, const Measurement& measurement,
@@ -271,6 +270,12 @@ class JobProvider final : public MetricProvider {
         return InvalidArgumentError("job spec.activeDeadlineSeconds must be a positive integer");
       }
       plan->active_deadline_seconds = it->get<int64_t>();
+    }
+    if (auto it = spec->find("backoffLimit"); it != spec->end() && !it->is_null()) {
+      if (!it->is_number_integer() || it->get<int64_t>() < 0) {
+        return InvalidArgumentError("job spec.backoffLimit must be an integer ≥ 0");
+      }
+      plan->backoff_limit = it->get<int64_t>();
     }
     const json* containers = nullptr;
     if (auto t = spec->find("template"); t != spec->end() && t->is_object()) {
@@ -369,44 +374,6 @@ class JobProvider final : public MetricProvider {
         InvalidArgumentError("job env " + name + ": " + kind + " is not supported off Kubernetes"));
   }
 
-  // posix_spawn in a new session (its own process group), stdin /dev/null, stdout and stderr to
-  // `out`, working directory `workdir`, no other descriptors. Returns 0 or an errno.
-  static int Spawn(const std::string& exe, const JobPlan& plan, const std::string& workdir, int out,
-                   pid_t* pid) {
-    std::vector<char*> argv;
-    for (const auto& a : plan.argv) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    std::vector<char*> envp;
-    for (const auto& e : plan.env) envp.push_back(const_cast<char*>(e.c_str()));
-    envp.push_back(nullptr);
-
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawnattr_init(&attr);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, out, 1);
-    posix_spawn_file_actions_adddup2(&fa, out, 2);
-    posix_spawn_file_actions_addchdir_np(&fa, workdir.c_str());
-    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-    sigset_t mask;
-    sigemptyset(&mask);
-    posix_spawnattr_setsigmask(&attr, &mask);
-    sigset_t defaults;
-    sigemptyset(&defaults);
-    for (int sig :
-         {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR1, SIGUSR2, SIGALRM}) {
-      sigaddset(&defaults, sig);
-    }
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setflags(&attr,
-                             POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    int err = ::posix_spawn(pid, exe.c_str(), &fa, &attr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    return err;
-  }
-
   static void RemoveDir(const std::string& dir) {
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);
@@ -443,63 +410,106 @@ class JobProvider final : public MetricProvider {
     return Drain(fd, out, truncated);
   }
 
-  void Supervise(JobState& job, pid_t pid, int out, const std::string& workdir,
-                 std::optional<Time> deadline, Time clock_start, std::optional<int64_t> secs,
-                 Measurement m, const std::vector<std::string>& secrets, MeasurementCallback done) {
+  // Starts a retry of the job with a fresh output pipe; returns the read end or the error.
+  StatusOr<int> Respawn(SubprocessOptions& spawn, std::unique_ptr<Subprocess>* proc) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+      return Fail(InternalError(std::string("cannot create a pipe: ") + std::strerror(errno)));
+    }
+    spawn.output_fd = fds[1];
+    StatusOr<std::unique_ptr<Subprocess>> p = Subprocess::Start(spawn);
+    ::close(fds[1]);
+    if (!p) {
+      ::close(fds[0]);
+      return Fail(p.error());
+    }
+    *proc = std::move(*p);
+    ::fcntl(fds[0], F_SETFL, ::fcntl(fds[0], F_GETFL) | O_NONBLOCK);
+    return fds[0];
+  }
+
+  void Supervise(JobState& job, std::unique_ptr<Subprocess> proc, SubprocessOptions spawn, int out,
+                 const std::string& workdir, std::optional<Time> deadline, Time clock_start,
+                 std::optional<int64_t> secs, int64_t backoff_limit, Measurement m,
+                 const std::vector<std::string>& secrets, MeasurementCallback done) {
     std::string output;
     bool truncated = false;
     bool open = true;
     std::optional<int> wstatus;
-    enum class Why { kExited, kDeadline, kTerminate, kShutdown } why = Why::kExited;
+    enum class Why { kExited, kDeadline, kTerminate, kShutdown, kSpawn } why = Why::kExited;
+    int64_t failures = 0;
+    std::string spawn_error;
+    Time exit_seen = clock_start;
+    // One iteration per attempt: Kubernetes retries a failed pod `backoffLimit` times, after a
+    // back-off, before the Job fails; activeDeadlineSeconds bounds every attempt together.
     for (;;) {
-      int st = 0;
-      pid_t r = ::waitpid(pid, &st, WNOHANG);
-      if (r == pid) {
-        wstatus = st;
-        break;
+      for (;;) {
+        // Read before reaping, so the back-off counts from no later than the exit.
+        Time now = clock_->Now();
+        if (auto st = proc->Poll()) {
+          wstatus = *st;
+          exit_seen = now;
+          break;
+        }
+        StopReason stop = job.stop.load();
+        if (stop != StopReason::kNone) {
+          why = stop == StopReason::kTerminate ? Why::kTerminate : Why::kShutdown;
+          break;
+        }
+        int wait_ms = kPollMillis;
+        if (deadline) {
+          auto left =
+              std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - clock_->Now());
+          if (left.count() <= 0) {
+            why = Why::kDeadline;
+            break;
+          }
+          if (left.count() < wait_ms) wait_ms = static_cast<int>(left.count()) + 1;
+        }
+        open = WaitOutput(out, open, wait_ms, &output, &truncated) && open;
       }
-      StopReason stop = job.stop.load();
-      if (stop != StopReason::kNone) {
-        why = stop == StopReason::kTerminate ? Why::kTerminate : Why::kShutdown;
-        break;
+      // Stops the whole group (SIGTERM, a grace period, SIGKILL); nothing of the group survives
+      // its main process, as when a pod's container ends.
+      if (!wstatus) {
+        wstatus = proc->Stop(*clock_, options_.kill_grace);
+      } else {
+        proc->Kill();
       }
-      int wait_ms = kPollMillis;
-      if (deadline) {
-        auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - clock_->Now());
-        if (left.count() <= 0) {
+      // Collect the rest of the output; the group is dead so end of file comes at once.
+      for (int i = 0; open && i < 20; ++i) open = WaitOutput(out, open, 50, &output, &truncated);
+      ::close(out);
+      out = -1;
+      bool failed = why == Why::kExited && !(WIFEXITED(*wstatus) && WEXITSTATUS(*wstatus) == 0);
+      if (!failed || ++failures > backoff_limit) break;
+      // Back off before the retry, still watching for a stop and the deadline.
+      Time retry_at = exit_seen + RetryDelay(failures);
+      for (;;) {
+        StopReason stop = job.stop.load();
+        if (stop != StopReason::kNone) {
+          why = stop == StopReason::kTerminate ? Why::kTerminate : Why::kShutdown;
+          break;
+        }
+        Time now = clock_->Now();
+        if (deadline && now >= *deadline) {
           why = Why::kDeadline;
           break;
         }
-        if (left.count() < wait_ms) wait_ms = static_cast<int>(left.count()) + 1;
+        if (now >= retry_at) break;
+        ::poll(nullptr, 0, kPollMillis);
       }
-      open = WaitOutput(out, open, wait_ms, &output, &truncated) && open;
-    }
-    if (!wstatus) {
-      // Stop the whole group: SIGTERM, a grace period for the leader, then SIGKILL.
-      ::kill(-pid, SIGTERM);
-      Time grace_end = clock_->Now() + options_.kill_grace;
-      while (!wstatus) {
-        int st = 0;
-        if (::waitpid(pid, &st, WNOHANG) == pid) {
-          wstatus = st;
-          break;
-        }
-        if (clock_->Now() >= grace_end) break;
-        open = WaitOutput(out, open, 10, &output, &truncated) && open;
+      if (why != Why::kExited) break;
+      StatusOr<int> fd = Respawn(spawn, &proc);
+      if (!fd) {
+        why = Why::kSpawn;
+        spawn_error = fd.error().message();
+        break;
       }
+      out = *fd;
+      open = true;
+      output.clear();
+      truncated = false;
+      wstatus.reset();
     }
-    // Nothing of the group survives its main process (as when a pod's container ends).
-    ::kill(-pid, SIGKILL);
-    if (!wstatus) {
-      int st = 0;
-      while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-      }
-      wstatus = st;
-    }
-    // Collect the rest of the output; the group is dead so end of file comes at once.
-    for (int i = 0; open && i < 20; ++i) open = WaitOutput(out, open, 50, &output, &truncated);
-    ::close(out);
     RemoveDir(workdir);
 
     std::string reason;
@@ -507,18 +517,18 @@ class JobProvider final : public MetricProvider {
     bool error = false;
     switch (why) {
       case Why::kExited:
-        if (WIFEXITED(*wstatus)) {
-          int code = WEXITSTATUS(*wstatus);
-          if (code == 0) {
-            phase = AnalysisPhase::kSuccessful;
-          } else {
-            reason = "exit code " + std::to_string(code);
-          }
-        } else if (WIFSIGNALED(*wstatus)) {
-          reason = SignalText(WTERMSIG(*wstatus));
+        if (WIFEXITED(*wstatus) && WEXITSTATUS(*wstatus) == 0) {
+          phase = AnalysisPhase::kSuccessful;
         } else {
-          reason = "job ended abnormally";
+          reason = DescribeWaitStatus(*wstatus);
+          if (backoff_limit > 0) {
+            reason += " (failed " + std::to_string(failures) + " times, backoffLimit " +
+                      std::to_string(backoff_limit) + ")";
+          }
         }
+        break;
+      case Why::kSpawn:
+        reason = spawn_error;
         break;
       case Why::kDeadline:
         reason = "deadline exceeded after " + std::to_string(secs.value_or(0)) + "s";
@@ -585,42 +595,6 @@ class JobProvider final : public MetricProvider {
 };
 
 }  // namespace
-
-std::string ExpandKubernetesVars(std::string_view text,
-                                 const std::function<const std::string*(std::string_view)>& vars) {
-  std::string out;
-  size_t i = 0;
-  while (i < text.size()) {
-    char c = text[i];
-    if (c != '$' || i + 1 >= text.size()) {
-      out.push_back(c);
-      ++i;
-      continue;
-    }
-    char next = text[i + 1];
-    if (next == '$') {
-      out.push_back('$');
-      i += 2;
-      continue;
-    }
-    if (next == '(') {
-      size_t close = text.find(')', i + 2);
-      if (close != std::string_view::npos) {
-        std::string_view name = text.substr(i + 2, close - i - 2);
-        if (const std::string* v = vars(name); v != nullptr) {
-          out += *v;
-        } else {
-          out.append(text.substr(i, close - i + 1));
-        }
-        i = close + 1;
-        continue;
-      }
-    }
-    out.push_back('$');
-    ++i;
-  }
-  return out;
-}
 
 std::unique_ptr<MetricProvider> NewJobProvider(const Clock* clock, JobProviderOptions options) {
   return std::make_unique<JobProvider>(clock, std::move(options));

@@ -3,6 +3,10 @@
 // killed → Failed, past activeDeadlineSeconds → Failed, terminated → Inconclusive), with the last
 // 4 KiB of its output (secrets redacted) as the measurement message.
 //
+// A failed attempt is retried `backoffLimit` times (default 6, as Kubernetes) after a back-off of
+// 10 s doubled per failure, at most 6 min, measured on the clock; activeDeadlineSeconds bounds
+// every attempt together.
+//
 // Each job runs in its own session (and so its own process group) in a fresh temporary working
 // directory, removed afterwards; the whole group is killed (SIGTERM, then SIGKILL after a grace
 // period) on deadline, Terminate, or destruction of the provider, and any process of the group
@@ -19,6 +23,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/subprocess.h"
 #include "ramp/clock.h"
 #include "ramp/metric_provider.h"
 #include "ramp/status.h"
@@ -40,9 +45,7 @@ struct JobProviderOptions {
 // `clock` (for activeDeadlineSeconds) must outlive the provider.
 std::unique_ptr<MetricProvider> NewJobProvider(const Clock* clock, JobProviderOptions options = {});
 
-// Kubernetes' $(VAR) expansion of a command, argument or env value: $(NAME) → the value of a
-// variable defined in `vars`, left as is when undefined; "$$" → "$". Exposed for tests.
-std::string ExpandKubernetesVars(std::string_view text,
-                                 const std::function<const std::string*(std::string_view)>& vars);
+// Kubernetes' $(VAR) expansion (src/common/subprocess.h), under its former name.
+using ::ramp::ExpandKubernetesVars;
 
 }  // namespace ramp::metrics

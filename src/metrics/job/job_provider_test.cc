@@ -390,5 +390,135 @@ TEST_F(JobProviderTest, ResumeAndGarbageCollect) {
   EXPECT_TRUE(gc->ok());
 }
 
+// backoffLimit: the retries after failed attempts, after Kubernetes' back-off (10 s, 20 s, …)
+// measured on the provider's clock.
+class JobBackoffTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "ramp-job-backoff-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    JobProviderOptions o;
+    o.kill_grace = 300ms;
+    o.temp_root = dir_;
+    provider_ = NewJobProvider(&clock_, o);
+  }
+  void TearDown() override {
+    provider_.reset();
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  // A job that records each attempt in `attempts` and exits with `code` until attempt `ok_at`.
+  json CountingJob(int backoff_limit, int ok_at = 1000) {
+    json cfg = Job({"sh", "-c",
+                    "echo $$$$ >> '" + Attempts() + "'; n=$(wc -l < '" + Attempts() +
+                        "'); echo attempt $n; [ $n -ge " + std::to_string(ok_at) + " ] || exit 5"});
+    cfg["spec"]["backoffLimit"] = backoff_limit;
+    return cfg;
+  }
+  std::string Attempts() const { return dir_ + "/attempts"; }
+  int CountAttempts() const {
+    std::ifstream f(Attempts());
+    int n = 0;
+    for (std::string line; std::getline(f, line);) ++n;
+    return n;
+  }
+  // Waits until attempt `n` has run and its process has been reaped by the provider (so the
+  // provider has seen the exit before the test moves the clock).
+  bool WaitAttempts(int n) {
+    return WaitUntil(
+        [&] {
+          std::ifstream f(Attempts());
+          std::string line;
+          int count = 0;
+          while (std::getline(f, line) && ++count < n) {
+          }
+          return count == n && !line.empty() && !fs::exists("/proc/" + line);
+        },
+        10s);
+  }
+
+  std::string dir_;
+  ManualClock clock_{FromUnixNanos(1'000'000'000'000)};
+  std::unique_ptr<MetricProvider> provider_;
+};
+
+TEST_F(JobBackoffTest, RetriesAfterBackOffThenFails) {
+  Collector c;
+  provider_->Run(Ctx(), Metric(CountingJob(2)), c.Callback());
+  ASSERT_TRUE(WaitAttempts(1));
+  // The first retry waits 10 s of the clock: just short of it, nothing more runs.
+  clock_.Advance(9s);
+  EXPECT_EQ(c.Count(), 0u);
+  EXPECT_EQ(CountAttempts(), 1);
+  clock_.Advance(1s);
+  ASSERT_TRUE(WaitAttempts(2));
+  // Then 20 s.
+  clock_.Advance(19s);
+  EXPECT_EQ(CountAttempts(), 2);
+  EXPECT_EQ(c.Count(), 0u);
+  clock_.Advance(1s);
+  auto u = c.WaitFor(1);
+  ASSERT_EQ(u.size(), 1u);
+  EXPECT_EQ(CountAttempts(), 3);
+  EXPECT_EQ(u[0].kind, MeasurementUpdate::Kind::kJudged);
+  EXPECT_EQ(u[0].measurement.phase, AnalysisPhase::kFailed);
+  // The output of the last attempt.
+  EXPECT_EQ(u[0].measurement.message, "exit code 5 (failed 3 times, backoffLimit 2)\nattempt 3");
+}
+
+TEST_F(JobBackoffTest, ASuccessfulRetryIsSuccessful) {
+  Collector c;
+  provider_->Run(Ctx(), Metric(CountingJob(3, 2)), c.Callback());
+  ASSERT_TRUE(WaitAttempts(1));
+  clock_.Advance(10s);
+  auto u = c.WaitFor(1);
+  ASSERT_EQ(u.size(), 1u);
+  EXPECT_EQ(u[0].measurement.phase, AnalysisPhase::kSuccessful);
+  EXPECT_EQ(u[0].measurement.message, "attempt 2");
+}
+
+TEST_F(JobBackoffTest, DeadlineCoversEveryAttempt) {
+  Collector c;
+  json cfg = CountingJob(6);
+  cfg["spec"]["activeDeadlineSeconds"] = 15;
+  provider_->Run(Ctx(), Metric(cfg), c.Callback());
+  ASSERT_TRUE(WaitAttempts(1));
+  clock_.Advance(10s);
+  ASSERT_TRUE(WaitAttempts(2));
+  // The next retry would be 20 s later; the deadline comes first.
+  clock_.Advance(6s);
+  auto u = c.WaitFor(1);
+  ASSERT_EQ(u.size(), 1u);
+  EXPECT_EQ(u[0].measurement.phase, AnalysisPhase::kFailed);
+  EXPECT_EQ(u[0].measurement.message, "deadline exceeded after 15s\nattempt 2");
+  EXPECT_EQ(CountAttempts(), 2);
+}
+
+TEST_F(JobBackoffTest, TerminateDuringBackOffIsInconclusive) {
+  Collector c;
+  provider_->Run(Ctx(), Metric(CountingJob(6)), c.Callback());
+  ASSERT_TRUE(WaitAttempts(1));
+  Collector t;
+  Measurement running;
+  running.metadata["job-name"] = "uid-1.check.1";
+  provider_->Terminate(Ctx(), Metric(CountingJob(6)), running, t.Callback());
+  auto u = c.WaitFor(1);
+  ASSERT_EQ(u.size(), 1u);
+  EXPECT_EQ(u[0].measurement.phase, AnalysisPhase::kInconclusive);
+  EXPECT_EQ(t.WaitFor(1).size(), 1u);
+}
+
+TEST_F(JobBackoffTest, InvalidBackoffLimitIsAnError) {
+  Collector c;
+  json cfg = CountingJob(0);
+  cfg["spec"]["backoffLimit"] = -1;
+  provider_->Run(Ctx(), Metric(cfg), c.Callback());
+  auto u = c.WaitFor(1);
+  ASSERT_EQ(u.size(), 1u);
+  EXPECT_EQ(u[0].kind, MeasurementUpdate::Kind::kError);
+  EXPECT_EQ(CountAttempts(), 0);
+}
+
 }  // namespace
 }  // namespace ramp::metrics

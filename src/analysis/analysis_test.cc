@@ -910,11 +910,15 @@ TEST(Reconcile, TerminateWaitsForARunStillAwaited) {
   h.Step();
   h.run.spec.terminate = true;
   h.Step();
-  EXPECT_TRUE(h.last.requests.empty());  // a Run is answered, not terminated
+  // The provider is asked once to stop the Run still out (a job that reports only at its end
+  // would keep the run waiting); the run waits for the answer.
+  EXPECT_EQ(h.Requests(), (Strings{"m:Terminate"}));
   EXPECT_EQ(h.run.status.phase, AnalysisPhase::kRunning);
+  h.Step();
+  EXPECT_TRUE(h.last.requests.empty());
   h.At(2);
   h.Step({ValueObs("m", 1, h.now)});
-  EXPECT_EQ(h.Result("m").measurements.back().message, "");  // it was not a Terminate
+  EXPECT_EQ(h.Result("m").measurements.back().message, "");  // the Run's value, as measured
   EXPECT_EQ(h.Result("m").phase, AnalysisPhase::kSuccessful);
   EXPECT_EQ(h.run.status.phase, AnalysisPhase::kSuccessful);
   EXPECT_EQ(h.run.status.message, "Run Terminated");

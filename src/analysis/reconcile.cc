@@ -20,6 +20,13 @@ using spec::AnalysisPhase;
 constexpr char kAwaitRun[] = "Run";
 constexpr char kAwaitResume[] = "Resume";
 constexpr char kAwaitTerminate[] = "Terminate";
+// A Run still out when the run began terminating, whose provider was asked to stop it: its answer
+// is recorded as the Run's (a value is a value), and it is not asked again.
+constexpr char kAwaitRunStopping[] = "Run,Terminate";
+
+bool AwaitsRun(const std::string& marker) {
+  return marker == kAwaitRun || marker == kAwaitRunStopping;
+}
 
 // One metric of the run as this reconcile sees it.
 struct MetricInfo {
@@ -166,7 +173,7 @@ spec::Measurement RecordAnswer(const MeasurementUpdate& update, const spec::Meas
   m.metadata = std::move(metadata);
   // A resumed or terminated measurement started when it was first run.
   const bool continued =
-      awaited.metadata.count(kAwaitingKey) > 0 && awaited.metadata.at(kAwaitingKey) != kAwaitRun;
+      awaited.metadata.count(kAwaitingKey) > 0 && !AwaitsRun(awaited.metadata.at(kAwaitingKey));
   if (!m.started_at || (continued && awaited.started_at)) m.started_at = awaited.started_at;
   switch (update.kind) {
     case MeasurementUpdate::Kind::kValue: {
@@ -424,7 +431,7 @@ void GenerateRequests(spec::AnalysisRun* run, const std::vector<MetricInfo>& met
         if (!terminating || last->metadata.at(kAwaitingKey) != kAwaitRun) continue;
         MeasureRequest req = MakeRequest(info, engine::MeasureAction::kTerminate, *r, *run);
         req.in_flight = ToProviderMeasurement(*last);
-        last->metadata[kAwaitingKey] = kAwaitTerminate;
+        last->metadata[kAwaitingKey] = kAwaitRunStopping;
         requests->push_back(std::move(req));
         continue;
       }
@@ -820,7 +827,7 @@ spec::AnalysisRun ForgetDispatched(spec::AnalysisRun run) {
     spec::Measurement& last = r.measurements.back();
     auto it = last.metadata.find(kAwaitingKey);
     if (Finished(last) || it == last.metadata.end()) continue;
-    if (it->second == kAwaitRun) {
+    if (AwaitsRun(it->second)) {
       r.measurements.pop_back();
     } else {
       last.metadata.erase(it);

@@ -14,8 +14,9 @@
 //     request is accepted, not when instances are ready; readiness is observed via
 //     ListRevisions (and Watch, where supported). Nothing here waits for instances.
 //   * What a platform cannot do fails with StatusCode::kUnimplemented and a message naming the
-//     platform and the operation (e.g. static cannot scale to a count other than the number of
-//     listed instances; a platform without push notifications returns it from Watch).
+//     platform and the operation (e.g. static cannot restart an instance; a platform without
+//     push notifications returns it from Watch). Static never starts or stops instances: its
+//     ScaleRevision records how many ready instances the revision needs (docs/platforms.md).
 //   * Other errors: kInvalidArgument for a template the platform cannot run (e.g. no `command`
 //     off Kubernetes, with a message saying so), kNotFound for an unknown revision in
 //     ScaleRevision, kUnavailable for a platform that cannot be reached (retry later).

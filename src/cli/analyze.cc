@@ -3,7 +3,9 @@
 // ClusterAnalysisTemplate) or an AnalysisRun from files against the real metric backends, in
 // real time, with the same providers and analysis core the daemon uses, and prints each
 // measurement as it is taken. Exit 0 when the run is Successful, 1 when it is Failed, Error or
-// Inconclusive or did not complete in time, 2 on bad input. docs/analyze.md is the reference.
+// Inconclusive, did not complete in time or was interrupted (SIGINT/SIGTERM terminate the run,
+// stopping its jobs), 2 on bad input. docs/analyze.md is the reference.
+#include <signal.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -29,6 +31,21 @@
 
 namespace ramp::cli {
 namespace {
+
+// Set by SIGINT/SIGTERM: the run is terminated, so running jobs are stopped and nothing is left
+// behind. The handler is reset after the first signal, so a second one ends the process at once.
+volatile sig_atomic_t interrupted = 0;
+
+extern "C" void OnInterrupt(int) { interrupted = 1; }
+
+void CatchInterrupts() {
+  struct sigaction action {};
+  action.sa_handler = OnInterrupt;
+  action.sa_flags = SA_RESETHAND;
+  sigemptyset(&action.sa_mask);
+  ::sigaction(SIGINT, &action, nullptr);
+  ::sigaction(SIGTERM, &action, nullptr);
+}
 
 struct AnalyzeOptions {
   std::vector<std::string> files;
@@ -246,6 +263,8 @@ int RunAnalyze(const AnalyzeOptions& opts) {
   run_options.evaluator.secrets = lookup;
   run_options.terminate_after = terminate_after;
   run_options.timeout = *timeout;
+  run_options.terminate_requested = [] { return interrupted != 0; };
+  CatchInterrupts();
   if (!json) {
     std::cout << "Analyzing " << chosen->run.metadata.name << " ("
               << chosen->run.spec.metrics.size() << " metric"
@@ -272,6 +291,10 @@ int RunAnalyze(const AnalyzeOptions& opts) {
               << spec::AnalysisPhaseName(run->status.phase);
     if (!run->status.message.empty()) std::cout << " (" << run->status.message << ")";
     std::cout << "\n";
+  }
+  if (interrupted != 0) {
+    std::cerr << "ramp analyze: interrupted; the run was terminated\n";
+    return 1;
   }
   return run->status.phase == spec::AnalysisPhase::kSuccessful ? 0 : 1;
 }

@@ -1,9 +1,12 @@
 // Runs the built `ramp analyze` binary on job templates (local processes, no network), and checks
 // the exit codes (0 Successful, 1 otherwise, 2 on bad input), the text and JSON output, secret
 // arguments from --secrets-dir and that secret values never appear in the output.
+#include <poll.h>
+#include <signal.h>
 #include <sys/wait.h>
 
 #include <array>
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -58,6 +61,31 @@ TEST(AnalyzeCliTest, ASuccessfulJobExitsZeroAndPrintsTheMeasurement) {
   EXPECT_EQ(j["kind"], "AnalysisRun");
   EXPECT_EQ(j["status"]["phase"], "Failed");
   EXPECT_EQ(j["status"]["metricResults"][0]["measurements"][0]["phase"], "Failed");
+}
+
+TEST(AnalyzeCliTest, AnInterruptTerminatesTheRunAndStopsItsJob) {
+  // The job interrupts ramp itself (its parent), then would sleep for 10 minutes.
+  const std::string pid_file = WriteTemp("job.pid", "");
+  std::string file = WriteTemp(
+      "interrupt.yaml",
+      JobTemplate("interrupted",
+                  "sh -c \"echo \\$PPID\" > " + pid_file + "; kill -INT $PPID; exec sleep 600",
+                  ""));
+  Result r = Ramp("-f " + file + " --timeout 60s");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("interrupted; the run was terminated"));
+  EXPECT_THAT(r.out, HasSubstr("check #1: Inconclusive"));
+  std::ifstream in(pid_file);
+  pid_t job = 0;
+  ASSERT_TRUE(in >> job) << "the job did not start";
+  ASSERT_GT(job, 1);
+  // Nothing of the job is left running (reaped by ramp or, at worst, by init right after).
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    gone = ::kill(job, 0) != 0 && errno == ESRCH;
+    if (!gone) ::poll(nullptr, 0, 50);
+  }
+  EXPECT_TRUE(gone) << "job process " << job << " still exists";
 }
 
 TEST(AnalyzeCliTest, SecretArgumentsComeFromTheSecretsDirAndAreNeverPrinted) {

@@ -39,8 +39,9 @@ class Runner {
     std::vector<engine::MeasurementObservation> observed;
     for (;;) {
       const Time now = options_.clock->Now();
-      if (options_.terminate_after && !run.spec.terminate &&
-          now >= start + *options_.terminate_after) {
+      if (!run.spec.terminate &&
+          ((options_.terminate_after && now >= start + *options_.terminate_after) ||
+           (options_.terminate_requested && options_.terminate_requested()))) {
         run.spec.terminate = true;
       }
       analysis::AssessResult r = analysis::Reconcile(run, observed, now, options_.evaluator);

@@ -37,6 +37,9 @@ struct AnalysisRunnerOptions {
   // Terminates the run (Argo's spec.terminate) once it has run this long: running measurements
   // are asked to stop and the run completes as Argo completes a terminated run.
   std::optional<Duration> terminate_after;
+  // Asked at least once a second (on the calling thread); once it returns true the run is
+  // terminated as by `terminate_after` (for example when the user interrupts `ramp analyze`).
+  std::function<bool()> terminate_requested;
   // Gives up when the run has not completed after this long (kDeadlineExceeded).
   Duration timeout = std::chrono::hours(24);
   // At the end, how long to wait for answers still owed before the providers are destroyed

@@ -189,6 +189,22 @@ TEST(AnalysisRunnerTest, TerminateAfterStopsARunningMeasurement) {
   EXPECT_EQ(run->status.phase, spec::AnalysisPhase::kSuccessful);
 }
 
+TEST(AnalysisRunnerTest, ARequestedTerminationStopsARunningMeasurement) {
+  Fixture f;
+  f.options.terminate_requested = [&] {  // once the measurement is being taken
+    std::lock_guard<std::mutex> lock(f.record->mu);
+    return !f.record->configs.empty();
+  };
+  auto run = RunAnalysis(MakeRun("  - name: long\n    provider:\n      plugin:\n"
+                                 "        fake: {running: true}\n",
+                                 {Plain("x")}),
+                         f.options);
+  ASSERT_TRUE(run.has_value()) << run.error().message();
+  EXPECT_TRUE(f.record->terminated.load());
+  EXPECT_TRUE(run->spec.terminate);
+  EXPECT_TRUE(spec::IsCompleted(run->status.phase));
+}
+
 TEST(AnalysisRunnerTest, GivesUpAfterTheTimeoutNamingThePhase) {
   Fixture f;
   f.options.timeout = std::chrono::milliseconds(200);

@@ -25,6 +25,7 @@ bool ReadInputFile(const std::string& path, std::string* out, std::string* error
 
 void RegisterAnalyze(CLI::App* app);
 void RegisterLint(CLI::App* app);
+void RegisterProxy(CLI::App* app);
 void RegisterSimulate(CLI::App* app);
 void RegisterVersion(CLI::App* app);
 

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   ramp::cli::RegisterAnalyze(&app);
   ramp::cli::RegisterLint(&app);
+  ramp::cli::RegisterProxy(&app);
   ramp::cli::RegisterSimulate(&app);
   ramp::cli::RegisterVersion(&app);
   try {

@@ -1,0 +1,377 @@
+// The built-in proxy end to end, in-process: ProxyServer on 127.0.0.1 (port 0) in front of
+// loopback test backends, spoken to over raw sockets and through its admin API.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "net/testing/http_test_server.h"
+#include "proxy/proxy_server.h"
+
+namespace ramp::proxy {
+namespace {
+
+using nlohmann::json;
+using testing::HttpTestServer;
+using testing::TestRequest;
+using testing::TestResponse;
+
+// A blocking loopback connection with a receive timeout, for raw HTTP/1.1.
+class Conn {
+ public:
+  explicit Conn(int port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    timeval tv{10, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ok_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  }
+  ~Conn() { ::close(fd_); }
+  bool ok() const { return ok_; }
+  void Send(const std::string& s) {
+    size_t off = 0;
+    while (off < s.size()) {
+      ssize_t n = ::send(fd_, s.data() + off, s.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) return;
+      off += static_cast<size_t>(n);
+    }
+  }
+  // Reads one response (Content-Length or chunked); nullopt on close/timeout before it ends.
+  std::optional<std::string> ReadResponse() {
+    for (int i = 0; i < 100000; ++i) {
+      size_t end = buf_.find("\r\n\r\n");
+      if (end != std::string::npos) {
+        std::string head = buf_.substr(0, end + 4);
+        std::string lower = head;
+        for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        size_t cl = lower.find("content-length:");
+        if (lower.find("transfer-encoding: chunked") != std::string::npos) {
+          size_t term = buf_.find("\r\n0\r\n\r\n", end);
+          if (term == std::string::npos && buf_.compare(end + 4, 5, "0\r\n\r\n") == 0) {
+            term = end + 2;
+          }
+          if (term != std::string::npos) {
+            std::string out = buf_.substr(0, term + 7);
+            buf_.erase(0, term + 7);
+            return out;
+          }
+        } else if (cl != std::string::npos) {
+          size_t len = std::strtoul(lower.c_str() + cl + 15, nullptr, 10);
+          if (buf_.size() >= end + 4 + len) {
+            std::string out = buf_.substr(0, end + 4 + len);
+            buf_.erase(0, end + 4 + len);
+            return out;
+          }
+        } else {
+          std::string out = buf_;
+          buf_.clear();
+          return out;
+        }
+      }
+      char tmp[8192];
+      ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
+      if (n <= 0) return std::nullopt;
+      buf_.append(tmp, static_cast<size_t>(n));
+    }
+    return std::nullopt;
+  }
+  // True when the peer closes within the receive timeout (any bytes before are discarded).
+  bool ClosedByPeer() {
+    char tmp[4096];
+    for (int i = 0; i < 1000; ++i) {
+      ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
+      if (n == 0) return true;
+      if (n < 0) return errno == ECONNRESET;
+    }
+    return false;
+  }
+
+ private:
+  int fd_ = -1;
+  bool ok_ = false;
+  std::string buf_;
+};
+
+std::string Get(int port, const std::string& path, const std::string& extra = "") {
+  Conn c(port);
+  c.Send("GET " + path + " HTTP/1.1\r\nHost: x\r\n" + extra + "Connection: close\r\n\r\n");
+  return c.ReadResponse().value_or("");
+}
+
+std::string Body(const std::string& response) {
+  size_t end = response.find("\r\n\r\n");
+  return end == std::string::npos ? "" : response.substr(end + 4);
+}
+
+int StatusOf(const std::string& response) {
+  if (response.size() < 12) return 0;
+  return std::atoi(response.c_str() + 9);
+}
+
+RouteTable Table(int stable_port, std::optional<int> canary_port, int weight,
+                 json extra = json::object()) {
+  json j = {{"listen", "127.0.0.1:0"},
+            {"stable", {"127.0.0.1:" + std::to_string(stable_port)}},
+            {"canaryWeight", weight}};
+  if (canary_port) j["canary"] = {"127.0.0.1:" + std::to_string(*canary_port)};
+  for (auto& [k, v] : extra.items()) j[k] = v;
+  auto t = DecodeRouteTable(j);
+  EXPECT_TRUE(t.has_value()) << t.error().ToString();
+  return *t;
+}
+
+int FreeDeadPort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+TestResponse Named(const std::string& name) {
+  TestResponse r;
+  r.body = name;
+  return r;
+}
+
+class ProxyTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<ProxyServer> StartProxy(ProxyOptions o = {}) {
+    if (o.threads == 0) o.threads = 2;
+    auto s = ProxyServer::Start(std::move(o));
+    EXPECT_TRUE(s.has_value()) << s.error().ToString();
+    return s ? std::move(*s) : nullptr;
+  }
+  HttpTestServer stable_{[](const TestRequest&) { return Named("stable"); }};
+  HttpTestServer canary_{[](const TestRequest&) { return Named("canary"); }};
+};
+
+TEST_F(ProxyTest, WeightSplitAndTableSwapTakeEffectForTheNextRequest) {
+  auto proxy = StartProxy();
+  ASSERT_TRUE(proxy);
+  auto v1 = proxy->Apply("shop", Table(stable_.Port(), canary_.Port(), 0));
+  ASSERT_TRUE(v1.has_value()) << v1.error().ToString();
+  const int port = proxy->ServicePort("shop");
+  ASSERT_GT(port, 0);
+  auto count_canary = [&](int n) {
+    Conn c(port);
+    int canary = 0;
+    for (int i = 0; i < n; ++i) {
+      c.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+      auto r = c.ReadResponse();
+      EXPECT_TRUE(r.has_value());
+      if (!r) return -1;
+      canary += Body(*r) == "canary";
+    }
+    return canary;
+  };
+  EXPECT_EQ(count_canary(500), 0);  // weight 0: exactly none
+  auto v2 = proxy->Apply("shop", Table(stable_.Port(), canary_.Port(), 50));
+  ASSERT_TRUE(v2.has_value());
+  EXPECT_GT(*v2, *v1);
+  EXPECT_EQ(proxy->Get("shop")->canary_weight, 50);
+  EXPECT_EQ(proxy->Get("shop")->version, *v2);
+  const int n = 4000;
+  const int canary = count_canary(n);
+  EXPECT_NEAR(canary, n * 0.5, 3.3 * std::sqrt(n * 0.25));  // 99.9 % binomial interval
+  ASSERT_TRUE(proxy->Apply("shop", Table(stable_.Port(), canary_.Port(), 100)).has_value());
+  EXPECT_EQ(count_canary(200), 200);
+  // Header routes send matching requests to the canary at weight 0.
+  ASSERT_TRUE(
+      proxy
+          ->Apply("shop", Table(stable_.Port(), canary_.Port(), 0,
+                                {{"headerRoutes",
+                                  {{{"match", {{{"header", "x-beta"}, {"exact", "yes"}}}}}}}}))
+          .has_value());
+  EXPECT_EQ(Body(Get(port, "/", "X-Beta: yes\r\n")), "canary");
+  EXPECT_EQ(Body(Get(port, "/", "X-Beta: no\r\n")), "stable");
+  // The signals count what was served.
+  auto signals = json::parse(*proxy->SignalsJson("shop", 60));
+  EXPECT_EQ(signals["revisions"]["canary"]["total"]["requests"].get<int>(), canary + 201);
+  EXPECT_NE(
+      proxy->MetricsText().find("ramp_proxy_requests_total{service=\"shop\",revision=\"stable\"}"),
+      std::string::npos);
+}
+
+TEST_F(ProxyTest, KeepAliveReusesUpstreamConnectionsAndForwardsHeaders) {
+  std::string seen_xff, seen_connection;
+  HttpTestServer backend([&](const TestRequest& r) {
+    if (auto* v = FindHeader(r.headers, "x-forwarded-for")) seen_xff = *v;
+    if (auto* v = FindHeader(r.headers, "x-private")) seen_connection = *v;
+    return Named("ok");
+  });
+  ProxyOptions o;
+  o.threads = 1;
+  auto proxy = StartProxy(o);
+  ASSERT_TRUE(proxy->Apply("svc", Table(backend.Port(), std::nullopt, 0)).has_value());
+  Conn c(proxy->ServicePort("svc"));
+  for (int i = 0; i < 20; ++i) {
+    c.Send(
+        "GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 10.0.0.1\r\n"
+        "Connection: keep-alive, x-private\r\nX-Private: secret\r\n\r\n");
+    auto r = c.ReadResponse();
+    ASSERT_TRUE(r.has_value()) << i;
+    EXPECT_EQ(StatusOf(*r), 200);
+  }
+  EXPECT_EQ(seen_xff, "10.0.0.1, 127.0.0.1");
+  EXPECT_EQ(seen_connection, "");  // named in Connection: hop-by-hop, removed
+  std::string metrics = proxy->MetricsText();
+  EXPECT_NE(metrics.find("ramp_proxy_upstream_connects_total 1\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("ramp_proxy_upstream_reused_total 19\n"), std::string::npos);
+}
+
+TEST_F(ProxyTest, ChunkedBodiesPassBothWays) {
+  HttpTestServer backend([](const TestRequest& r) {
+    TestResponse out;
+    out.chunked = true;
+    out.body = "got " + std::to_string(r.body.size()) + ":" + r.body.substr(0, 5);
+    return out;
+  });
+  auto proxy = StartProxy();
+  ASSERT_TRUE(proxy->Apply("svc", Table(backend.Port(), std::nullopt, 0)).has_value());
+  Conn c(proxy->ServicePort("svc"));
+  std::string big(100000, 'a');
+  char size[32];
+  std::snprintf(size, sizeof size, "%zx", big.size());
+  c.Send("POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n" +
+         std::string(size) + "\r\n" + big + "\r\n0\r\n\r\n");
+  auto r = c.ReadResponse();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(StatusOf(*r), 200);
+  EXPECT_NE(r->find("ransfer-Encoding: chunked"), std::string::npos) << *r;
+  EXPECT_NE(r->find("got 100005:hello"), std::string::npos) << *r;
+}
+
+TEST_F(ProxyTest, UpstreamFailuresAnswer502And504AndCountAsErrors) {
+  HttpTestServer slow([](const TestRequest&) {
+    TestResponse r = Named("late");
+    r.delay = std::chrono::seconds(5);
+    return r;
+  });
+  auto proxy = StartProxy();
+  ASSERT_TRUE(proxy->Apply("dead", Table(FreeDeadPort(), std::nullopt, 0)).has_value());
+  EXPECT_EQ(StatusOf(Get(proxy->ServicePort("dead"), "/")), 502);
+  ASSERT_TRUE(
+      proxy->Apply("slow", Table(slow.Port(), std::nullopt, 0, {{"requestTimeout", "300ms"}}))
+          .has_value());
+  EXPECT_EQ(StatusOf(Get(proxy->ServicePort("slow"), "/")), 504);
+  auto signals = json::parse(*proxy->SignalsJson("dead", 60));
+  EXPECT_EQ(signals["revisions"]["stable"]["window"]["errors"].get<int>(), 1);
+  // A dead endpoint beside a live one: idempotent requests retry on the other.
+  json two = {{"stable",
+               {"127.0.0.1:" + std::to_string(FreeDeadPort()),
+                "127.0.0.1:" + std::to_string(stable_.Port())}}};
+  ASSERT_TRUE(proxy->Apply("half", Table(stable_.Port(), std::nullopt, 0, two)).has_value());
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(StatusOf(Get(proxy->ServicePort("half"), "/")), 200);
+}
+
+TEST_F(ProxyTest, BadClientsAreRefused) {
+  ProxyOptions o;
+  o.limits.header_read_timeout = std::chrono::milliseconds(300);
+  o.limits.max_header_bytes = 4096;
+  auto proxy = StartProxy(o);
+  ASSERT_TRUE(proxy->Apply("svc", Table(stable_.Port(), std::nullopt, 0)).has_value());
+  const int port = proxy->ServicePort("svc");
+  {
+    Conn c(port);
+    c.Send("THIS IS NOT HTTP\r\n\r\n");
+    EXPECT_EQ(StatusOf(c.ReadResponse().value_or("")), 400);
+  }
+  EXPECT_EQ(StatusOf(Get(port, "/", "X-Big: " + std::string(8000, 'b') + "\r\n")), 431);
+  {
+    Conn c(port);  // slowloris: an unfinished header is cut off
+    c.Send("GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+    EXPECT_TRUE(c.ClosedByPeer());
+  }
+  {
+    Conn c(port);
+    c.Send("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+    EXPECT_EQ(StatusOf(c.ReadResponse().value_or("")), 400);
+  }
+  {
+    Conn c(port);
+    c.Send(std::string("\x16\x03\x01\x00\x05hello", 10));
+    EXPECT_TRUE(c.ClosedByPeer());
+  }
+  EXPECT_EQ(Body(Get(port, "/")), "stable");  // still serving
+}
+
+TEST_F(ProxyTest, AdminApiAndPersistenceAcrossRestart) {
+  auto dir =
+      std::filesystem::temp_directory_path() / ("ramp-proxy-test-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  ProxyOptions o;
+  o.admin_address = "127.0.0.1:0";
+  o.admin_token = "s3cret";
+  o.state_file = (dir / "state.json").string();
+  auto proxy = StartProxy(o);
+  ASSERT_TRUE(proxy);
+  int admin = proxy->AdminPort();
+  ASSERT_GT(admin, 0);
+  auto call = [&](const std::string& method, const std::string& path, const std::string& body,
+                  bool auth = true) {
+    Conn c(admin);
+    c.Send(method + " " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" +
+           (auth ? "Authorization: Bearer s3cret\r\n" : "") +
+           "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+    return c.ReadResponse().value_or("");
+  };
+  json cfg = {{"listen", "127.0.0.1:0"},
+              {"stable", {"127.0.0.1:" + std::to_string(stable_.Port())}},
+              {"canary", {"127.0.0.1:" + std::to_string(canary_.Port())}},
+              {"canaryWeight", 100}};
+  EXPECT_EQ(StatusOf(call("PUT", "/v1/services/shop", cfg.dump(), false)), 401);
+  std::string put = call("PUT", "/v1/services/shop", cfg.dump());
+  ASSERT_EQ(StatusOf(put), 200) << put;
+  EXPECT_EQ(json::parse(Body(put))["version"].get<int>(), 1);
+  cfg["canaryWeight"] = 1000;
+  std::string bad = call("PUT", "/v1/services/shop", cfg.dump());
+  EXPECT_EQ(StatusOf(bad), 400);
+  EXPECT_NE(bad.find("canaryWeight"), std::string::npos) << bad;
+  std::string got = call("GET", "/v1/services/shop", "");
+  EXPECT_EQ(json::parse(Body(got))["canaryWeight"].get<int>(), 100);
+  EXPECT_EQ(json::parse(Body(call("GET", "/v1/services", "")))["services"], json({"shop"}));
+  EXPECT_EQ(Body(Get(proxy->ServicePort("shop"), "/")), "canary");
+  EXPECT_EQ(StatusOf(call("GET", "/healthz", "")), 200);
+  std::string metrics = call("GET", "/metrics", "");
+  EXPECT_NE(metrics.find("ramp_proxy_requests_total{service=\"shop\",revision=\"canary\"} 1"),
+            std::string::npos)
+      << metrics;
+  std::string signals = call("GET", "/v1/services/shop/signals?window=5m", "");
+  ASSERT_EQ(StatusOf(signals), 200) << signals;
+  EXPECT_EQ(json::parse(Body(signals))["revisions"]["canary"]["window"]["requests"].get<int>(), 1);
+  // Restart: the table comes back from the state file (the port was 0, so it rebinds anew).
+  proxy.reset();
+  auto again = StartProxy(o);
+  ASSERT_TRUE(again);
+  admin = again->AdminPort();
+  auto table = again->Get("shop");
+  ASSERT_TRUE(table.has_value());
+  EXPECT_EQ(table->canary_weight, 100);
+  EXPECT_EQ(table->version, 1u);
+  EXPECT_EQ(Body(Get(again->ServicePort("shop"), "/")), "canary");
+  EXPECT_EQ(StatusOf(call("DELETE", "/v1/services/shop", "")), 200);
+  EXPECT_EQ(StatusOf(call("GET", "/v1/services/shop", "")), 404);
+  again.reset();
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace ramp::proxy

@@ -119,15 +119,6 @@ StatusOr<Config> ParseConfig(const std::string& text) {
   return c;
 }
 
-// "https://host:port/path" → host[:port] and path.
-void SplitUrl(const std::string& url, std::string* host, std::string* path) {
-  size_t start = url.find("://");
-  start = start == std::string::npos ? 0 : start + 3;
-  size_t slash = url.find('/', start);
-  *host = url.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
-  *path = slash == std::string::npos ? "/" : url.substr(slash);
-}
-
 class CloudWatchProvider final : public OneShotProvider {
  public:
   CloudWatchProvider(HttpClient* http, CloudWatchOptions options)
@@ -170,7 +161,7 @@ class CloudWatchProvider final : public OneShotProvider {
                           : options_.endpoint;
     auth::SigV4Request sign;
     sign.method = "POST";
-    SplitUrl(url, &sign.host, &sign.path);
+    SplitHostPath(url, &sign.host, &sign.path);
     sign.headers = {{"Content-Type", "application/x-amz-json-1.0"},
                     {"X-Amz-Target", std::string(kTarget)}};
     sign.body = body.dump();
@@ -294,18 +285,8 @@ CloudWatchOptions CloudWatchOptionsFromEnv(
 }
 
 StatusOr<CloudWatchResult> ParseCloudWatchResponse(std::string_view body) {
-  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
-    return Fail(InvalidArgumentError("empty response body"));
-  }
-  if (LooksLikeHtml(body)) {
-    return Fail(InvalidArgumentError("response is an HTML page, not CloudWatch JSON: " +
-                                     BodyExcerpt(body)));
-  }
+  ASSIGN_OR_RETURN(json doc, ParseJsonBody(body, "CloudWatch JSON"));
   try {
-    json doc = json::parse(body, nullptr, false);
-    if (doc.is_discarded()) {
-      return Fail(InvalidArgumentError("response is not JSON: " + BodyExcerpt(body)));
-    }
     return ParseJson(doc);
   } catch (const std::exception& e) {
     return Fail(InvalidArgumentError(std::string("cannot read response: ") + e.what()));

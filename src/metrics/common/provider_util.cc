@@ -132,6 +132,30 @@ bool IsHttpUrl(std::string_view url) {
   return !rest.empty() && rest[0] != '/' && rest[0] != '?' && rest[0] != '#';
 }
 
+void SplitHostPath(std::string_view url, std::string* host, std::string* path) {
+  size_t start = url.find("://");
+  start = start == std::string_view::npos ? 0 : start + 3;
+  size_t slash = url.find('/', start);
+  *host = std::string(
+      url.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
+  *path = slash == std::string_view::npos ? "/" : std::string(url.substr(slash));
+}
+
+StatusOr<nlohmann::json> ParseJsonBody(std::string_view body, std::string_view format) {
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+    return Fail(InvalidArgumentError("empty response body"));
+  }
+  if (LooksLikeHtml(body)) {
+    return Fail(InvalidArgumentError("response is an HTML page, not " + std::string(format) + ": " +
+                                     BodyExcerpt(body)));
+  }
+  nlohmann::json doc = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) {
+    return Fail(InvalidArgumentError("response is not JSON: " + BodyExcerpt(body)));
+  }
+  return doc;
+}
+
 void OneShotProvider::Resume(const RunContext& ctx, const MetricRef&,
                              const Measurement& measurement, MeasurementCallback done) {
   done(MeasurementUpdate::Error(

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "ramp/http_client.h"
 #include "ramp/metric_provider.h"
 #include "ramp/status.h"
@@ -43,6 +45,14 @@ std::string TransportErrorMessage(const Status& status);
 
 // Whether `url` is http(s)://host[…].
 bool IsHttpUrl(std::string_view url);
+
+// "https://host:port/path" → "host:port" and "/path" ("/" when the URL has no path).
+void SplitHostPath(std::string_view url, std::string* host, std::string* path);
+
+// The JSON document of a response body in `format` ("Prometheus JSON", …): an error for an
+// empty body ("empty response body"), an HTML page ("response is an HTML page, not <format>: …")
+// and text that is not JSON ("response is not JSON: …").
+StatusOr<nlohmann::json> ParseJsonBody(std::string_view body, std::string_view format);
 
 // The base of providers whose Run answers once and never reports Running (every HTTP provider):
 // Resume and Terminate, which only follow a Running measurement, answer an Error naming the

@@ -43,17 +43,7 @@ std::string DatadogError(const json& doc) {
 }
 
 StatusOr<json> ParseBody(std::string_view body) {
-  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
-    return Fail(InvalidArgumentError("empty response body"));
-  }
-  if (LooksLikeHtml(body)) {
-    return Fail(
-        InvalidArgumentError("response is an HTML page, not Datadog JSON: " + BodyExcerpt(body)));
-  }
-  json doc = json::parse(body, nullptr, false);
-  if (doc.is_discarded()) {
-    return Fail(InvalidArgumentError("response is not JSON: " + BodyExcerpt(body)));
-  }
+  ASSIGN_OR_RETURN(json doc, ParseJsonBody(body, "Datadog JSON"));
   if (!doc.is_object()) {
     return Fail(InvalidArgumentError("response is not a JSON object: " + BodyExcerpt(body)));
   }

@@ -164,18 +164,8 @@ class GraphiteProvider final : public OneShotProvider {
 }  // namespace
 
 StatusOr<GraphiteResult> ParseGraphiteResponse(std::string_view body) {
-  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
-    return Fail(InvalidArgumentError("empty response body"));
-  }
-  if (LooksLikeHtml(body)) {
-    return Fail(
-        InvalidArgumentError("response is an HTML page, not Graphite JSON: " + BodyExcerpt(body)));
-  }
+  ASSIGN_OR_RETURN(json doc, ParseJsonBody(body, "Graphite JSON"));
   try {
-    json doc = json::parse(body, nullptr, false);
-    if (doc.is_discarded()) {
-      return Fail(InvalidArgumentError("response is not JSON: " + BodyExcerpt(body)));
-    }
     return ParseJson(doc);
   } catch (const std::exception& e) {
     return Fail(InvalidArgumentError(std::string("cannot read response: ") + e.what()));

@@ -192,18 +192,8 @@ std::string GraphQLString(std::string_view text) {
 }
 
 StatusOr<MetricValue> ParseNewRelicResponse(std::string_view body) {
-  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
-    return Fail(InvalidArgumentError("empty response body"));
-  }
-  if (LooksLikeHtml(body)) {
-    return Fail(
-        InvalidArgumentError("response is an HTML page, not NerdGraph JSON: " + BodyExcerpt(body)));
-  }
+  ASSIGN_OR_RETURN(json doc, ParseJsonBody(body, "NerdGraph JSON"));
   try {
-    json doc = json::parse(body, nullptr, false);
-    if (doc.is_discarded()) {
-      return Fail(InvalidArgumentError("response is not JSON: " + BodyExcerpt(body)));
-    }
     if (!doc.is_object()) {
       return Fail(InvalidArgumentError("response is not a JSON object: " + BodyExcerpt(body)));
     }

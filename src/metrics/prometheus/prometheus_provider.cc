@@ -370,12 +370,7 @@ class PrometheusProvider final : public OneShotProvider {
     }
     auth::SigV4Request sign;
     sign.method = req.method;
-    size_t start = req.url.find("://");
-    start = start == std::string::npos ? 0 : start + 3;
-    size_t slash = req.url.find('/', start);
-    sign.host =
-        req.url.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
-    sign.path = slash == std::string::npos ? "/" : req.url.substr(slash);
+    SplitHostPath(req.url, &sign.host, &sign.path);
     sign.headers = req.headers;
     sign.body = req.body;
     auth::SigV4Result signature = auth::SignV4(sign, options_.credentials, region, "aps", now);
@@ -413,18 +408,8 @@ class PrometheusProvider final : public OneShotProvider {
 }  // namespace
 
 StatusOr<PrometheusResult> ParsePrometheusResponse(std::string_view body) {
-  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
-    return Fail(InvalidArgumentError("empty response body"));
-  }
-  if (LooksLikeHtml(body)) {
-    return Fail(InvalidArgumentError("response is an HTML page, not Prometheus JSON: " +
-                                     BodyExcerpt(body)));
-  }
+  ASSIGN_OR_RETURN(json doc, ParseJsonBody(body, "Prometheus JSON"));
   try {
-    json doc = json::parse(body, nullptr, false);
-    if (doc.is_discarded()) {
-      return Fail(InvalidArgumentError("response is not JSON: " + BodyExcerpt(body)));
-    }
     return ParseJson(doc);
   } catch (const std::exception& e) {
     return Fail(InvalidArgumentError(std::string("cannot read response: ") + e.what()));

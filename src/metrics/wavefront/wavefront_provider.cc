@@ -164,18 +164,8 @@ class WavefrontProvider final : public OneShotProvider {
 }  // namespace
 
 StatusOr<WavefrontResult> ParseWavefrontResponse(std::string_view body, int64_t now_seconds) {
-  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
-    return Fail(InvalidArgumentError("empty response body"));
-  }
-  if (LooksLikeHtml(body)) {
-    return Fail(
-        InvalidArgumentError("response is an HTML page, not Wavefront JSON: " + BodyExcerpt(body)));
-  }
+  ASSIGN_OR_RETURN(json doc, ParseJsonBody(body, "Wavefront JSON"));
   try {
-    json doc = json::parse(body, nullptr, false);
-    if (doc.is_discarded()) {
-      return Fail(InvalidArgumentError("response is not JSON: " + BodyExcerpt(body)));
-    }
     return ParseJson(doc, now_seconds);
   } catch (const std::exception& e) {
     return Fail(InvalidArgumentError(std::string("cannot read response: ") + e.what()));

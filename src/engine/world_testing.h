@@ -23,6 +23,7 @@
 
 #include "analysis/expr_evaluator.h"
 #include "engine/reconcile.h"
+#include "runtime/measure.h"
 #include "spec/manifest.h"
 
 namespace ramp::engine::testing_util {
@@ -174,20 +175,9 @@ class World {
       --async->outstanding;
       async->cv.notify_all();
     };
-    RunContext context = m.context;
-    context.now = now_;
-    switch (m.action) {
-      case MeasureAction::kRun:
-        provider->Run(context, m.metric_ref, done);
-        break;
-      case MeasureAction::kResume:
-        provider->Resume(context, m.metric_ref, *m.in_flight, done);
-        break;
-      case MeasureAction::kTerminate:
-        provider->Terminate(context, m.metric_ref, *m.in_flight, done);
-        break;
-      case MeasureAction::kGarbageCollect:
-        break;
+    if (!runtime::CallProvider(*provider, m, now_, done)) {
+      std::lock_guard<std::mutex> lock(async_->mu);
+      --async_->outstanding;  // GarbageCollect: no answer comes
     }
   }
 

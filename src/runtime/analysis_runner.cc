@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "runtime/measure.h"
+
 namespace ramp::runtime {
 namespace {
 
@@ -96,7 +98,7 @@ class Runner {
     };
     if (m.action == engine::MeasureAction::kGarbageCollect) {
       if (MetricProvider* p = Provider(m.metric_ref.provider_type)) {
-        p->GarbageCollect(m.context, m.metric_ref, m.keep, [](Status) {});
+        CallProvider(*p, m, now, nullptr);
       }
       return;
     }
@@ -116,19 +118,7 @@ class Runner {
       std::lock_guard<std::mutex> lock(inbox_->mu);
       ++inbox_->outstanding;
     }
-    switch (m.action) {
-      case engine::MeasureAction::kRun:
-        provider->Run(m.context, m.metric_ref, answer);
-        break;
-      case engine::MeasureAction::kResume:
-        provider->Resume(m.context, m.metric_ref, m.in_flight.value_or(Measurement{}), answer);
-        break;
-      case engine::MeasureAction::kTerminate:
-        provider->Terminate(m.context, m.metric_ref, m.in_flight.value_or(Measurement{}), answer);
-        break;
-      case engine::MeasureAction::kGarbageCollect:
-        break;
-    }
+    CallProvider(*provider, m, now, answer);
   }
 
   // The provider registered as `type`, built once; null (with the reason kept) when none is.

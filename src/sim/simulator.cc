@@ -21,6 +21,7 @@
 #include "engine/reconcile.h"
 #include "engine/status.h"
 #include "engine/types.h"
+#include "runtime/measure.h"
 #include "sim/output.h"
 
 namespace ramp::sim {
@@ -334,25 +335,10 @@ Status World::Carry(const Intent& intent) {
   } else if (const auto* ms = std::get_if<engine::Measure>(&intent)) {
     // Through the MetricProvider interface, as the daemon measures; the scenario's provider
     // answers inside the call.
-    RunContext context = ms->context;
-    context.now = now_;
-    auto keep = [this, run = ms->run, metric = ms->metric](MeasurementUpdate u) {
-      pending_measurements_.push_back({run, metric, std::move(u)});
-    };
-    switch (ms->action) {
-      case engine::MeasureAction::kRun:
-        provider_.Run(context, ms->metric_ref, keep);
-        break;
-      case engine::MeasureAction::kResume:
-        provider_.Resume(context, ms->metric_ref, ms->in_flight.value_or(Measurement{}), keep);
-        break;
-      case engine::MeasureAction::kTerminate:
-        provider_.Terminate(context, ms->metric_ref, ms->in_flight.value_or(Measurement{}), keep);
-        break;
-      case engine::MeasureAction::kGarbageCollect:
-        provider_.GarbageCollect(context, ms->metric_ref, ms->keep, [](Status) {});
-        break;
-    }
+    runtime::CallProvider(provider_, *ms, now_,
+                          [this, run = ms->run, metric = ms->metric](MeasurementUpdate u) {
+                            pending_measurements_.push_back({run, metric, std::move(u)});
+                          });
   } else if (const auto* c = std::get_if<engine::CallHook>(&intent)) {
     HookResult allowed;
     allowed.verdict = HookVerdict::kAllowed;

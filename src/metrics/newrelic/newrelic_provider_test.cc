@@ -137,7 +137,7 @@ TEST_F(NewRelicProviderTest, SecretProblemsAreNamed) {
   EXPECT_TRUE(http_.requests.empty());
 }
 
-TEST(GraphQLStringTest, Escapes) {
+TEST(NewRelicGraphQLStringTest, Escapes) {
   EXPECT_EQ(GraphQLString("a\"b\\c\td\x01"), "\"a\\\"b\\\\c\\td\\u0001\"");
 }
 

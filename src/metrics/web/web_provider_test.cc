@@ -205,7 +205,7 @@ TEST_F(WebProviderTest, Lifecycle) {
   EXPECT_EQ(calls, 2);
 }
 
-TEST(RegisterHttpMetricProvidersTest, RegistersEveryHttpProvider) {
+TEST(RegisterHttpMetricProvidersTest, RegistersPrometheusWebAndEveryOtherHttpProvider) {
   FakeHttpClient http;
   Registry<MetricProvider> registry("metric provider");
   ASSERT_TRUE(RegisterHttpMetricProviders(registry, &http).ok());

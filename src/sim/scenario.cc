@@ -20,13 +20,6 @@ using spec::Node;
 
 constexpr std::string_view kNever = "never";
 
-const std::vector<std::string>& ActionNames() {
-  static const std::vector<std::string> names = {"promote", "promote-full", "abort",
-                                                 "retry",   "pause",        "resume",
-                                                 "restart", "undo",         "set-image"};
-  return names;
-}
-
 // A path segment for a user-chosen name (a metric, an image): plain when it reads as one.
 std::string NamePath(std::string_view parent, std::string_view name) {
   const bool plain = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
@@ -250,7 +243,7 @@ class Parser {
     }
     std::optional<std::string> name = String(*verb, spec::ChildPath(path, "do"));
     if (!name) return std::nullopt;
-    const auto& names = ActionNames();
+    const auto& names = engine::UserActionKindNames();
     auto it = std::find(names.begin(), names.end(), *name);
     if (it == names.end()) {
       std::string message = "unknown action \"" + *name + "\"";
@@ -305,10 +298,6 @@ class Parser {
 ReadyDelay ReadyAfter::For(std::string_view image) const {
   auto it = by_image.find(std::string(image));
   return it != by_image.end() ? it->second : fallback;
-}
-
-std::string_view ActionKindName(ActionKind kind) {
-  return ActionNames()[static_cast<size_t>(kind)];
 }
 
 const MetricEntry* Scenario::MetricAt(std::string_view metric, Duration t) const {

@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/user_action.h"
 #include "ramp/clock.h"
 #include "ramp/metric_provider.h"
 #include "ramp/status.h"
@@ -54,21 +55,12 @@ struct MetricEntry {
   spec::Mark mark;
 };
 
-enum class ActionKind {
-  kPromote,
-  kPromoteFull,
-  kAbort,
-  kRetry,
-  kPause,
-  kResume,
-  kRestart,
-  kUndo,
-  kSetImage,
-};
+// The user actions a scenario can take: the daemon's (engine/user_action.h).
+using ActionKind = engine::UserActionKind;
 
 // "promote", "promote-full", "abort", "retry", "pause", "resume", "restart", "undo",
 // "set-image": the spelling of `do`.
-std::string_view ActionKindName(ActionKind kind);
+inline std::string_view ActionKindName(ActionKind kind) { return engine::UserActionKindName(kind); }
 
 struct Action {
   Duration at = Duration::zero();

@@ -106,7 +106,6 @@ class World {
   Pod NewPod(const std::string& hash);
   std::optional<Time> NextTime(size_t next_action) const;
   void ApplyAction(const Action& action);
-  void ApplyResult(const engine::ActionResult& r);
   std::optional<SettledBy> Settled() const;
   Summary MakeSummary(SettledBy by) const;
   void RecordRuns();
@@ -166,16 +165,21 @@ Status World::Deploy() {
 
 StatusOr<Summary> World::Run() {
   now_ = kUpdateTime;
-  const std::vector<spec::Container>& containers = rollout_.spec.template_.containers;
-  StatusOr<engine::ActionResult> update = engine::SetRolloutImage(
-      rollout_.spec, state_.status, containers.empty() ? "*" : containers[0].name,
-      scenario_.update_image);
-  if (!update) {
+  engine::UserAction update;
+  update.kind = engine::UserActionKind::kSetImage;
+  update.image = scenario_.update_image;
+  if (!rollout_.spec.template_.containers.empty()) {
+    update.container = rollout_.spec.template_.containers[0].name;
+  }
+  StatusOr<engine::AppliedUserAction> applied =
+      engine::ApplyUserAction(update, rollout_, state_, now_);
+  if (!applied) {
     return Fail(InvalidArgumentError(
         fmt::format("{}: the update cannot be applied to rollout \"{}\": {}", input_.rollout_file,
-                    rollout_.metadata.name, update.error().message())));
+                    rollout_.metadata.name, applied.error().message())));
   }
-  ApplyResult(*update);
+  rollout_ = std::move(applied->rollout);
+  state_.status = std::move(applied->status);
 
   const Time until = kUpdateTime + scenario_.until;
   const std::vector<Action>& actions = scenario_.actions;
@@ -401,74 +405,24 @@ std::optional<Time> World::NextTime(size_t next_action) const {
 }
 
 void World::ApplyAction(const Action& action) {
-  const spec::RolloutSpec& spec = rollout_.spec;
-  const engine::RolloutStatus& status = state_.status;
-  StatusOr<engine::ActionResult> result;
-  switch (action.kind) {
-    case ActionKind::kPromote:
-      result = engine::PromoteRollout(spec, status);
-      break;
-    case ActionKind::kPromoteFull:
-      result = engine::PromoteRolloutFull(spec, status);
-      break;
-    case ActionKind::kAbort:
-      result = engine::AbortRollout(spec, status);
-      break;
-    case ActionKind::kRetry:
-      result = engine::RetryRollout(spec, status);
-      break;
-    case ActionKind::kPause:
-      result = engine::PauseRollout(spec, status);
-      break;
-    case ActionKind::kResume:
-      result = engine::ResumeRollout(spec, status);
-      break;
-    case ActionKind::kRestart:
-      result = engine::RestartRollout(spec, status, now_, Duration::zero());
-      break;
-    case ActionKind::kUndo:
-      result =
-          engine::UndoRollout(spec, status, rollout_.metadata.name,
-                              engine::RevisionTemplates(state_), action.to_revision.value_or(0));
-      break;
-    case ActionKind::kSetImage:
-      result = engine::SetRolloutImage(
-          spec, status, spec.template_.containers.empty() ? "*" : spec.template_.containers[0].name,
-          action.image);
-      break;
+  engine::UserAction user;
+  user.kind = action.kind;
+  user.to_revision = action.to_revision.value_or(0);
+  user.image = action.image;
+  if (!rollout_.spec.template_.containers.empty()) {
+    user.container = rollout_.spec.template_.containers[0].name;
   }
-  if (!result) {
+  StatusOr<engine::AppliedUserAction> applied =
+      engine::ApplyUserAction(user, rollout_, state_, now_);
+  if (!applied) {
     Report(kActionFailed,
-           fmt::format("{}: {}", ActionKindName(action.kind), result.error().message()),
+           fmt::format("{}: {}", ActionKindName(action.kind), applied.error().message()),
            EventType::kWarning);
     return;
   }
-  // The engine records RolloutPaused/RolloutResumed when a reconcile adds or clears the pause
-  // conditions, and RolloutAborted/RolloutUpdated itself. A pause change the action makes by
-  // itself (spec.paused, or pause conditions the patch clears) and a retry are recorded here, as
-  // Argo's controller records them when it reconciles the change.
-  const bool paused_before = spec.paused || !status.pause_conditions.empty();
-  const bool paused_after = result->spec.paused || !result->status.pause_conditions.empty();
-  const std::string reason = result->event_reason;
-  ApplyResult(*result);
-  if (paused_before != paused_after) {
-    Report(std::string(paused_after ? engine::reason::kRolloutPaused
-                                    : engine::reason::kRolloutResumed),
-           std::string(paused_after ? engine::condition_message::kRolloutPaused
-                                    : engine::condition_message::kRolloutResumed),
-           EventType::kNormal);
-  } else if (reason == engine::reason::kRolloutRetry) {
-    Report(reason, std::string(engine::condition_message::kRolloutRetry), EventType::kNormal);
-  }
-}
-
-void World::ApplyResult(const engine::ActionResult& r) {
-  const spec::RolloutSpec& old = rollout_.spec;
-  const bool spec_changed = r.spec.template_.raw != old.template_.raw ||
-                            r.spec.paused != old.paused || r.spec.restart_at != old.restart_at;
-  if (spec_changed) rollout_.metadata.generation = rollout_.metadata.generation.value_or(1) + 1;
-  rollout_.spec = r.spec;
-  state_.status = r.status;
+  rollout_ = std::move(applied->rollout);
+  state_.status = std::move(applied->status);
+  for (const engine::EmitEvent& e : applied->events) Report(e.reason, e.message, e.type);
 }
 
 std::optional<SettledBy> World::Settled() const {

@@ -412,12 +412,34 @@ struct AnalysisRunStatus {
 // result gives back an equal status.
 nlohmann::json ToJson(const AnalysisRunStatus& status);
 
+// ---- Encoding (analysis_encode.cc) ----
+//
+// The spec side as Argo writes it: the JSON field names of analysis_types.go, omitempty fields
+// left out when unset or empty, IntOrString and duration strings with their original spelling,
+// free-form parts (plugin config, jsonBody, a job's JobSpec) as decoded. Every field the decoders
+// read is written, so decoding the result and encoding it again gives the same JSON. Where Go
+// writes a struct value that is empty (authentication: {sigv4: {}, oauth2: {}, basicAuth: {}},
+// a datadog secretRef, a job's metadata), it is left out: it decodes to the same value.
+
+// metav1.ObjectMeta: the fields ObjectMeta keeps (name, generateName, namespace, uid,
+// resourceVersion, generation, creationTimestamp, labels, annotations).
+nlohmann::json ToJson(const ObjectMeta& meta);
+nlohmann::json ToJson(const Metric& metric);
+nlohmann::json ToJson(const AnalysisTemplateSpec& spec);
+nlohmann::json ToJson(const AnalysisRunSpec& spec);
+// The whole AnalysisTemplate (or, when cluster_scoped, ClusterAnalysisTemplate) document.
+nlohmann::json ToJson(const AnalysisTemplate& tmpl);
+
 struct AnalysisRun {
   ObjectMeta metadata;
   AnalysisRunSpec spec;
   AnalysisRunStatus status;
   bool has_status = false;  // a `status` was present in the document
 };
+
+// The whole document: apiVersion, kind, metadata, spec, and status when has_status is set or
+// the status is not empty (runs made by the engine fill their status without has_status).
+nlohmann::json ToJson(const AnalysisRun& run);
 
 AnalysisRun DecodeAnalysisRun(DecodeContext* ctx, const Node& root);
 

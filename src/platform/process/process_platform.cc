@@ -1,14 +1,19 @@
 #include "platform/process/process_platform.h"
 
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -21,12 +26,15 @@
 
 #include "common/subprocess.h"
 #include "platform/probe.h"
+#include "platform/process/instance_process.h"
+#include "platform/process/instance_record.h"
 
 namespace ramp::platform {
 namespace {
 
 using json = nlohmann::json;
 using SecretFn = std::function<StatusOr<std::string>(std::string_view, std::string_view)>;
+namespace fs = std::filesystem;
 
 StatusOr<const json*> Container(const json& tmpl) {
   const json* c = nullptr;
@@ -63,21 +71,52 @@ std::string FileSafe(std::string s) {
   return s;
 }
 
+// Two pod templates are the same when their text or their JSON value is equal (a restarted
+// controller may serialize the template differently).
+bool SameTemplate(const std::string& a, const std::string& b) {
+  if (a == b) return true;
+  json ja = json::parse(a, nullptr, false), jb = json::parse(b, nullptr, false);
+  return !ja.is_discarded() && !jb.is_discarded() && ja == jb;
+}
+
 // What the supervisor needs of a revision's template, parsed once.
 struct Plan {
   ProbeSet probes;
   Duration grace = std::chrono::seconds(30);
 };
 
+// Probes and grace period (what adoption needs; the command is built when an instance starts).
+StatusOr<Plan> ParsePlan(const std::string& tmpl_json) {
+  json tmpl = json::parse(tmpl_json, nullptr, false);
+  if (tmpl.is_discarded()) return Fail(InvalidArgumentError("the pod template is not JSON"));
+  ASSIGN_OR_RETURN(const json* c, Container(tmpl));
+  Plan plan;
+  ASSIGN_OR_RETURN(plan.probes, ParseProbes(*c));
+  const json& spec = tmpl["spec"];
+  if (auto g = spec.find("terminationGracePeriodSeconds"); g != spec.end() && !g->is_null()) {
+    if (!g->is_number_integer() || g->get<int64_t>() < 0) {
+      return Fail(InvalidArgumentError("terminationGracePeriodSeconds must be an integer >= 0"));
+    }
+    plan.grace = std::chrono::seconds(g->get<int64_t>());
+  }
+  return plan;
+}
+
 struct Instance {
   std::string id;
-  int ordinal = 0;
+  int64_t ordinal = 0;
   int port = 0;
   std::string dir;
-  std::unique_ptr<Subprocess> proc;
+  // Whose instance this is (kept here too: a deleted revision's instances outlive the Revision).
+  ObjectRef rollout;
+  std::string hash;
+  int64_t revision = 0;
+  std::unique_ptr<TrackedProcess> proc;
   ProcessCommand command;
   InstanceState state = InstanceState::kPending;
   std::optional<Time> ready_since;
+  // An adopted process's recorded readiness start, restored when its readiness probe passes.
+  std::optional<Time> adopted_ready_since;
   Time created_at;
   Time started_at;
   int32_t restarts = 0;
@@ -90,7 +129,7 @@ struct Instance {
   int live_failures = 0;
   bool ever_ready = false;
   // Exits in a row, and when the next start is due (after a crash).
-  int crashes = 0;
+  int32_t crashes = 0;
   std::optional<Time> restart_at;
   // Stopping: preStop, then SIGTERM, then SIGKILL at stop_deadline.
   bool stopping = false;
@@ -118,12 +157,19 @@ struct Revision {
 
 class ProcessPlatform final : public Platform {
  public:
-  explicit ProcessPlatform(ProcessPlatformOptions options) : o_(std::move(options)) {
+  ProcessPlatform(ProcessPlatformOptions options, int lock_fd)
+      : o_(std::move(options)), lock_fd_(lock_fd) {
     if (o_.path.empty()) {
       const char* p = std::getenv("PATH");
       o_.path = p != nullptr && *p != '\0' ? p : "/usr/local/bin:/usr/bin:/bin";
     }
     next_port_ = o_.port_min;
+    boot_id_ = ReadBootId();
+    {
+      // Before the supervisor runs and before any call: ListRevisions sees adopted instances.
+      std::lock_guard<std::mutex> lock(mu_);
+      Recover(o_.clock->Now());
+    }
     thread_ = std::thread([this] { Loop(); });
   }
 
@@ -134,27 +180,12 @@ class ProcessPlatform final : public Platform {
     }
     cv_.notify_all();
     thread_.join();
-    // Nothing is left running: SIGTERM every group at once, then wait for each within the grace.
-    std::vector<Subprocess*> procs;
-    for (auto& [key, rev] : revisions_) {
-      for (auto& in : rev->instances) {
-        if (in->pre_stop) in->pre_stop->Kill();
-        if (in->proc && !in->proc->Poll()) {
-          in->proc->SignalGroup(SIGTERM);
-          procs.push_back(in->proc.get());
-        }
-      }
-    }
-    for (auto& in : dying_) {
-      if (in->pre_stop) in->pre_stop->Kill();
-      if (in->proc && !in->proc->Poll()) {
-        in->proc->SignalGroup(SIGTERM);
-        procs.push_back(in->proc.get());
-      }
-    }
-    for (Subprocess* p : procs) p->Stop(*o_.clock, o_.shutdown_grace);
+    if (o_.stop_instances_on_exit) StopEverything();
+    // Otherwise every instance keeps running, its record on disk for the next platform; only
+    // preStop helpers in flight are killed (Subprocess) — the next platform finishes those stops.
     revisions_.clear();
     dying_.clear();
+    if (lock_fd_ >= 0) ::close(lock_fd_);
   }
 
   std::string_view Type() const override { return "process"; }
@@ -174,13 +205,23 @@ class ProcessPlatform final : public Platform {
       std::string key = Key(spec.rollout, spec.hash);
       auto it = revisions_.find(key);
       if (it != revisions_.end()) {
-        if (it->second->template_json != spec.pod_template_json) {
+        Revision& rev = *it->second;
+        if (!SameTemplate(rev.template_json, spec.pod_template_json)) {
           done(AlreadyExistsError("process platform: revision " + spec.hash + " of " +
                                   spec.rollout.name + " exists with another template"));
           return;
         }
-        it->second->desired = replicas;
-        it->second->revision = spec.revision;
+        if (rev.desired != replicas || rev.revision != spec.revision) {
+          RevisionRecord rec = RecordOf(rev);
+          rec.desired_replicas = replicas;
+          rec.revision = spec.revision;
+          if (Status s = SaveRevisionRecord(rev.dir, rec); !s.ok()) {
+            done(s.WithPrefix("process platform: " + spec.rollout.name));
+            return;
+          }
+        }
+        rev.desired = replicas;
+        rev.revision = spec.revision;
       } else {
         auto rev = std::make_unique<Revision>();
         rev->rollout = spec.rollout;
@@ -189,8 +230,17 @@ class ProcessPlatform final : public Platform {
         rev->template_json = spec.pod_template_json;
         rev->plan = std::move(*plan);
         rev->desired = replicas;
-        rev->dir = o_.state_dir + "/instances/" + FileSafe(spec.rollout.namespace_) + "/" +
-                   FileSafe(spec.rollout.name) + "/" + FileSafe(spec.hash);
+        rev->dir = RevisionDir(spec.rollout, spec.hash);
+        // Durable before it exists in memory: the template first, then the record naming it.
+        std::error_code ec;
+        fs::create_directories(rev->dir, ec);
+        Status s = ec ? InternalError("cannot create " + rev->dir + ": " + ec.message())
+                      : WriteFileAtomically(rev->dir + "/" + kTemplateFile, rev->template_json);
+        if (s.ok()) s = SaveRevisionRecord(rev->dir, RecordOf(*rev));
+        if (!s.ok()) {
+          done(s.WithPrefix("process platform: " + spec.rollout.name));
+          return;
+        }
         revisions_[key] = std::move(rev);
       }
     }
@@ -212,7 +262,16 @@ class ProcessPlatform final : public Platform {
                            rollout.name));
         return;
       }
-      it->second->desired = replicas;
+      Revision& rev = *it->second;
+      if (rev.desired != replicas) {
+        RevisionRecord rec = RecordOf(rev);
+        rec.desired_replicas = replicas;
+        if (Status s = SaveRevisionRecord(rev.dir, rec); !s.ok()) {
+          done(s.WithPrefix("process platform: " + rollout.name));
+          return;
+        }
+      }
+      rev.desired = replicas;
     }
     cv_.notify_all();
     done(OkStatus());
@@ -249,10 +308,19 @@ class ProcessPlatform final : public Platform {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = revisions_.find(Key(rollout, hash));
       if (it != revisions_.end()) {
+        // Forgotten durably first: a platform started after a crash stops what is left.
+        if (Status s = RemoveFileDurably(it->second->dir + "/" + kRevisionRecordFile); !s.ok()) {
+          done(s.WithPrefix("process platform: " + rollout.name));
+          return;
+        }
         Time now = o_.clock->Now();
         for (auto& in : it->second->instances) {
-          if (!in->stopping) BeginStop(*it->second, *in, now, false);
-          in->restart_after_stop = false;
+          if (!in->stopping) {
+            BeginStop(*it->second, *in, now, false);
+          } else if (in->restart_after_stop) {
+            in->restart_after_stop = false;  // the stop in progress now removes it
+            SaveRecord(*in);
+          }
           dying_.push_back(std::move(in));
         }
         // Its directories (logs) go once its instances have stopped.
@@ -293,22 +361,251 @@ class ProcessPlatform final : public Platform {
     return r.namespace_ + "/" + r.name + "/" + std::string(hash);
   }
 
+  std::string RevisionDir(const ObjectRef& r, std::string_view hash) const {
+    return o_.state_dir + "/instances/" + FileSafe(r.namespace_) + "/" + FileSafe(r.name) + "/" +
+           FileSafe(std::string(hash));
+  }
+
   StatusOr<Plan> MakePlan(const std::string& tmpl_json) const {
     // Building the command checks command, env and secrets once, with a placeholder port.
     ASSIGN_OR_RETURN(ProcessCommand cmd, BuildProcessCommand(tmpl_json, 1, o_.path, o_.secrets));
     (void)cmd;
-    json tmpl = json::parse(tmpl_json, nullptr, false);
-    ASSIGN_OR_RETURN(const json* c, Container(tmpl));
-    Plan plan;
-    ASSIGN_OR_RETURN(plan.probes, ParseProbes(*c));
-    const json& spec = tmpl["spec"];
-    if (auto g = spec.find("terminationGracePeriodSeconds"); g != spec.end() && !g->is_null()) {
-      if (!g->is_number_integer() || g->get<int64_t>() < 0) {
-        return Fail(InvalidArgumentError("terminationGracePeriodSeconds must be an integer >= 0"));
-      }
-      plan.grace = std::chrono::seconds(g->get<int64_t>());
+    return ParsePlan(tmpl_json);
+  }
+
+  // ---- Durable records (instance_record.h). Called with mu_ held.
+
+  static RevisionRecord RecordOf(const Revision& rev) {
+    RevisionRecord r;
+    r.rollout = rev.rollout;
+    r.hash = rev.hash;
+    r.revision = rev.revision;
+    r.desired_replicas = rev.desired;
+    return r;
+  }
+
+  static Status SaveRevisionRecord(const std::string& dir, const RevisionRecord& rec) {
+    return WriteFileAtomically(dir + "/" + kRevisionRecordFile, EncodeRevisionRecord(rec));
+  }
+
+  InstanceRecord RecordOf(const Instance& in) const {
+    InstanceRecord r;
+    r.rollout = in.rollout;
+    r.hash = in.hash;
+    r.revision = in.revision;
+    r.id = in.id;
+    r.ordinal = in.ordinal;
+    if (in.proc) {
+      r.pid = in.proc->pid();
+      r.pgid = in.proc->pid();
+      r.start_time = in.proc->start_time();
+      r.boot_id = boot_id_;
     }
-    return plan;
+    r.port = in.port;
+    r.created_at = in.created_at;
+    r.ready_since = in.state == InstanceState::kReady ? in.ready_since : in.adopted_ready_since;
+    r.restarts = in.restarts;
+    r.crashes = in.crashes;
+    r.stopping = in.stopping;
+    r.restart_after_stop = in.restart_after_stop;
+    return r;
+  }
+
+  static Status SaveInstanceRecord(const std::string& dir, const InstanceRecord& rec) {
+    return WriteFileAtomically(dir + "/" + kInstanceRecordFile, EncodeInstanceRecord(rec));
+  }
+
+  // Best effort after the process exists (the record written before its exec is the one that
+  // matters; a stale field is corrected at the next update or by adoption's pid check).
+  void SaveRecord(const Instance& in) {
+    std::error_code ec;
+    fs::create_directories(in.dir, ec);
+    (void)SaveInstanceRecord(in.dir, RecordOf(in));
+  }
+
+  static void RemoveRecord(const Instance& in) {
+    (void)RemoveFileDurably(in.dir + "/" + kInstanceRecordFile);
+  }
+
+  // ---- Adoption: what an earlier platform on this state directory left behind.
+
+  void Recover(Time now) {
+    std::error_code ec;
+    fs::path root = fs::path(o_.state_dir) / "instances";
+    std::vector<fs::path> revision_dirs;
+    for (const auto& ns : fs::directory_iterator(root, ec)) {
+      if (!ns.is_directory()) continue;
+      std::error_code ec2;
+      for (const auto& ro : fs::directory_iterator(ns.path(), ec2)) {
+        if (!ro.is_directory()) continue;
+        std::error_code ec3;
+        for (const auto& h : fs::directory_iterator(ro.path(), ec3)) {
+          if (h.is_directory()) revision_dirs.push_back(h.path());
+        }
+      }
+    }
+    std::sort(revision_dirs.begin(), revision_dirs.end());
+    for (const fs::path& dir : revision_dirs) RecoverRevision(dir.string(), now);
+  }
+
+  void RecoverRevision(const std::string& dir, Time now) {
+    // The revision, when its record and template are intact; otherwise it counts as deleted and
+    // whatever still runs of it is stopped.
+    std::unique_ptr<Revision> rev;
+    if (auto text = ReadWholeFile(dir + "/" + kRevisionRecordFile)) {
+      auto rec = DecodeRevisionRecord(*text);
+      auto tmpl = rec ? ReadWholeFile(dir + "/" + rec->template_file)
+                      : StatusOr<std::string>(Fail(rec.error()));
+      auto plan = tmpl ? ParsePlan(*tmpl) : StatusOr<Plan>(Fail(tmpl.error()));
+      if (plan && !revisions_.count(Key(rec->rollout, rec->hash))) {
+        rev = std::make_unique<Revision>();
+        rev->rollout = rec->rollout;
+        rev->hash = rec->hash;
+        rev->revision = rec->revision;
+        rev->template_json = std::move(*tmpl);
+        rev->plan = std::move(*plan);
+        rev->desired = rec->desired_replicas;
+        rev->dir = dir;
+      }
+    }
+    std::vector<fs::path> instance_dirs;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+      if (e.is_directory()) instance_dirs.push_back(e.path());
+    }
+    std::sort(instance_dirs.begin(), instance_dirs.end());
+    bool any_dying = false;
+    for (const fs::path& idir : instance_dirs) {
+      auto text = ReadWholeFile((idir / kInstanceRecordFile).string());
+      auto rec = text ? DecodeInstanceRecord(*text) : StatusOr<InstanceRecord>(Fail(text.error()));
+      if (!rec) {
+        // No record: no process of ours runs there (a record precedes every start).
+        fs::remove_all(idir, ec);
+        continue;
+      }
+      next_ordinal_ = std::max(next_ordinal_, rec->ordinal + 1);
+      bool ours = rev != nullptr && rec->rollout == rev->rollout && rec->hash == rev->hash;
+      // Is the recorded process still there?
+      TrackedProcess::Adoption found;
+      if (rec->pid > 0) {
+        if (!boot_id_.empty() && !rec->boot_id.empty() && rec->boot_id != boot_id_) {
+          found.found = TrackedProcess::Found::kExited;  // the machine rebooted since
+        } else {
+          found = TrackedProcess::Adopt(rec->pid, rec->start_time);
+        }
+      }
+      auto in = std::make_unique<Instance>();
+      in->id = rec->id;
+      in->ordinal = rec->ordinal;
+      in->port = rec->port;
+      in->dir = idir.string();
+      in->rollout = rec->rollout;
+      in->hash = rec->hash;
+      in->revision = rec->revision;
+      in->created_at = rec->created_at;
+      in->restarts = rec->restarts;
+      in->crashes = rec->crashes;
+      in->started_at = now;
+      in->proc = std::move(found.process);
+      bool removal = rec->stopping && !rec->restart_after_stop;
+      if (!ours || removal) {
+        // Being removed (or of a deleted revision): finish stopping it, or forget it.
+        if (!in->proc) {
+          RemoveRecord(*in);
+          fs::remove_all(idir, ec);
+          continue;
+        }
+        ResumeStop(*in, rev ? rev->plan.grace : Plan().grace, now, false);
+        SaveRecord(*in);
+        if (ours) {
+          rev->instances.push_back(std::move(in));
+        } else {
+          any_dying = true;
+          dying_.push_back(std::move(in));
+        }
+        continue;
+      }
+      if (auto cmd = BuildProcessCommand(rev->template_json, in->port, o_.path, o_.secrets)) {
+        in->command = std::move(*cmd);  // for exec probes and preStop
+      }
+      if (in->proc) {
+        in->state = InstanceState::kStarting;
+        in->message = "adopted after ramp restarted";
+        const ProbeSet& probes = rev->plan.probes;
+        if (probes.readiness) {
+          in->message += "; waiting for the readiness probe";
+          in->adopted_ready_since = rec->ready_since;
+          in->next_readiness = now;
+        } else {
+          in->state = InstanceState::kReady;
+          in->ready_since = rec->ready_since.value_or(now);
+          in->ever_ready = true;
+          in->message.clear();
+        }
+        if (probes.liveness) in->next_liveness = now + probes.liveness->period;
+        if (rec->restart_after_stop) ResumeStop(*in, rev->plan.grace, now, true);
+      } else {
+        // Gone while no platform ran (or its pid now names another process, which is left
+        // alone): Failed, and started again by the normal restart logic if still wanted.
+        in->state = InstanceState::kFailed;
+        in->message = found.found == TrackedProcess::Found::kReused
+                          ? "its process was gone while ramp was not running (the pid now names "
+                            "another process)"
+                          : "its process exited while ramp was not running";
+        ScheduleRestart(*in, now);
+      }
+      SaveRecord(*in);
+      rev->instances.push_back(std::move(in));
+    }
+    if (rev) {
+      revisions_[Key(rev->rollout, rev->hash)] = std::move(rev);
+    } else if (any_dying) {
+      pending_removals_.push_back(dir);
+    } else {
+      fs::remove_all(dir, ec);
+    }
+  }
+
+  // Continues a stop an earlier platform began: SIGTERM now, SIGKILL after `grace` (preStop is not
+  // run again).
+  static void ResumeStop(Instance& in, Duration grace, Time now, bool restart_after) {
+    in.stopping = true;
+    in.restart_after_stop = restart_after;
+    in.state = InstanceState::kTerminating;
+    in.ready_since.reset();
+    in.stop_started = now;
+    in.stop_deadline = now + grace;
+    in.term_sent = false;
+    if (in.message.empty()) in.message = "stopping (begun before ramp restarted)";
+  }
+
+  // stop_instances_on_exit: SIGTERM every group at once, wait up to the grace for all, SIGKILL
+  // what remains; their records go (the revisions' records stay: the next platform starts them).
+  void StopEverything() {
+    std::vector<Instance*> all;
+    for (auto& [key, rev] : revisions_) {
+      for (auto& in : rev->instances) all.push_back(in.get());
+    }
+    for (auto& in : dying_) all.push_back(in.get());
+    for (Instance* in : all) {
+      if (in->pre_stop) in->pre_stop->Kill();
+      if (in->proc && !in->proc->Poll()) in->proc->SignalGroup(SIGTERM);
+    }
+    Time end = o_.clock->Now() + o_.shutdown_grace;
+    // Bounded in count too, for a clock that does not move.
+    int64_t rounds =
+        std::chrono::duration_cast<std::chrono::milliseconds>(o_.shutdown_grace).count() / 10 + 1;
+    for (int64_t i = 0; i < rounds && o_.clock->Now() < end; ++i) {
+      bool running = false;
+      for (Instance* in : all) running = running || (in->proc && !in->proc->Poll());
+      if (!running) break;
+      ::poll(nullptr, 0, 10);
+    }
+    for (Instance* in : all) {
+      if (in->proc) in->proc->Kill();
+      in->proc.reset();
+      RemoveRecord(*in);
+    }
   }
 
   static InstanceStatus StatusOf(const Instance& in) {
@@ -329,9 +626,11 @@ class ProcessPlatform final : public Platform {
     in.restart_after_stop = restart_after;
     in.state = InstanceState::kTerminating;
     in.ready_since.reset();
+    in.adopted_ready_since.reset();
     in.stop_started = now;
     in.stop_deadline = now + rev.plan.grace;
     in.term_sent = false;
+    SaveRecord(in);
     if (!in.proc || in.proc->Poll()) return;  // nothing running: finish at once
     const auto& pre = rev.plan.probes.pre_stop;
     if (!pre) return;
@@ -352,8 +651,14 @@ class ProcessPlatform final : public Platform {
   }
 
   // Starts (or restarts) the process of `in`. Called with mu_ held.
+  //
+  // Order (no process runs without a record naming it): fork a child that waits on a pipe; write
+  // the instance record with the child's pid and start time (atomically, synced); only then let
+  // the child exec. A crash before the record leaves a child that exits unstarted when the pipe
+  // closes; a crash after it leaves a record that the next platform adopts or restarts.
   void Start(Revision& rev, Instance& in, Time now) {
     in.restart_at.reset();
+    in.adopted_ready_since.reset();
     if (in.port == 0) {
       in.port = AllocatePort();
       if (in.port == 0) {
@@ -367,7 +672,7 @@ class ProcessPlatform final : public Platform {
     StatusOr<ProcessCommand> cmd =
         BuildProcessCommand(rev.template_json, in.port, o_.path, o_.secrets);
     std::error_code ec;
-    std::filesystem::create_directories(in.dir, ec);
+    fs::create_directories(in.dir, ec);
     if (cmd) {
       in.command = std::move(*cmd);
       SubprocessOptions so;
@@ -375,7 +680,16 @@ class ProcessPlatform final : public Platform {
       so.env = in.command.env;
       so.working_dir = in.command.working_dir.empty() ? in.dir : in.command.working_dir;
       so.output_path = in.dir + "/output.log";
-      auto p = Subprocess::Start(so);
+      InstanceRecord rec = RecordOf(in);
+      rec.ready_since.reset();
+      rec.stopping = rec.restart_after_stop = false;
+      auto p = TrackedProcess::Launch(so, [&](pid_t pid, uint64_t start_time) {
+        rec.pid = rec.pgid = pid;
+        rec.start_time = start_time;
+        rec.boot_id = boot_id_;
+        Status s = SaveInstanceRecord(in.dir, rec);
+        return s.ok() ? s : s.WithPrefix("cannot record the instance");
+      });
       if (p) {
         in.proc = std::move(*p);
         in.started_at = now;
@@ -388,6 +702,7 @@ class ProcessPlatform final : public Platform {
         } else {
           in.state = InstanceState::kReady;
           in.ready_since = now;
+          SaveRecord(in);
         }
         if (rev.plan.probes.liveness) {
           in.next_liveness = now + rev.plan.probes.liveness->initial_delay;
@@ -400,6 +715,7 @@ class ProcessPlatform final : public Platform {
     in.state = InstanceState::kFailed;
     in.message = cmd.error().message();
     ScheduleRestart(in, now);
+    SaveRecord(in);  // no process (a record written before a failed exec names none now)
   }
 
   void ScheduleRestart(Instance& in, Time now) {
@@ -461,6 +777,7 @@ class ProcessPlatform final : public Platform {
     Time now = o_.clock->Now();
     for (size_t i = 0; i < dying_.size();) {
       if (AdvanceStop(*dying_[i], now)) {
+        RemoveRecord(*dying_[i]);
         dying_.erase(dying_.begin() + static_cast<std::ptrdiff_t>(i));
       } else {
         ++i;
@@ -477,7 +794,7 @@ class ProcessPlatform final : public Platform {
         continue;
       }
       std::error_code ec;
-      std::filesystem::remove_all(dir, ec);
+      fs::remove_all(dir, ec);
       pending_removals_.erase(pending_removals_.begin() + static_cast<std::ptrdiff_t>(i));
     }
     struct Due {
@@ -516,7 +833,9 @@ class ProcessPlatform final : public Platform {
             in.restart_after_stop = false;
             in.state = InstanceState::kFailed;
             ScheduleRestart(in, now);
+            SaveRecord(in);
           } else {
+            RemoveRecord(in);
             ins.erase(ins.begin() + static_cast<std::ptrdiff_t>(i));
             continue;
           }
@@ -528,15 +847,17 @@ class ProcessPlatform final : public Platform {
         Instance& in = *in_ptr;
         if (in.stopping) continue;
         if (in.proc) {
-          if (auto st = in.proc->Poll()) {
+          if (auto how = in.proc->Poll()) {
             in.proc->Kill();  // the rest of its group
             in.proc.reset();
             in.state = InstanceState::kFailed;
             in.ready_since.reset();
-            in.message = "exited with " + DescribeWaitStatus(*st);
+            in.adopted_ready_since.reset();
+            in.message = "exited with " + *how;
             // A run that lasted 10 minutes resets the back-off, as the kubelet does.
             if (now - in.started_at >= std::chrono::minutes(10)) in.crashes = 0;
             ScheduleRestart(in, now);
+            SaveRecord(in);
           }
         } else if (in.restart_at && now >= *in.restart_at) {
           if (in.state == InstanceState::kFailed) ++in.restarts;
@@ -551,6 +872,9 @@ class ProcessPlatform final : public Platform {
         in->ordinal = next_ordinal_++;
         in->id = rev.rollout.name + "-" + rev.hash + "-" + std::to_string(in->ordinal);
         in->dir = rev.dir + "/" + FileSafe(in->id);
+        in->rollout = rev.rollout;
+        in->hash = rev.hash;
+        in->revision = rev.revision;
         in->created_at = now;
         Start(rev, *in, now);
         ins.push_back(std::move(in));
@@ -629,10 +953,13 @@ class ProcessPlatform final : public Platform {
       in.ready_failures = 0;
       if (in.state != InstanceState::kReady && ++in.ready_successes >= d.probe.success_threshold) {
         in.state = InstanceState::kReady;
-        in.ready_since = now;
+        // An adopted process that was ready keeps its readiness start (availability goes on).
+        in.ready_since = in.adopted_ready_since.value_or(now);
+        in.adopted_ready_since.reset();
         in.ever_ready = true;
         in.crashes = 0;
         in.message.clear();
+        SaveRecord(in);
       }
       return;
     }
@@ -641,6 +968,7 @@ class ProcessPlatform final : public Platform {
     if (in.state == InstanceState::kReady && ++in.ready_failures >= d.probe.failure_threshold) {
       in.state = InstanceState::kUnready;
       in.ready_since.reset();
+      SaveRecord(in);
     }
   }
 
@@ -654,6 +982,8 @@ class ProcessPlatform final : public Platform {
   }
 
   ProcessPlatformOptions o_;
+  int lock_fd_ = -1;     // flock on <state_dir>/instances/.lock, held for the platform's life
+  std::string boot_id_;  // of this boot, recorded with every pid
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;                                           // guarded by mu_
@@ -661,7 +991,7 @@ class ProcessPlatform final : public Platform {
   std::vector<std::unique_ptr<Instance>> dying_;  // deleted revisions' stopping instances; mu_
   std::vector<std::string> pending_removals_;     // deleted revisions' directories; mu_
   int next_port_ = 0;                             // guarded by mu_
-  int next_ordinal_ = 1;                          // guarded by mu_
+  int64_t next_ordinal_ = 1;                      // guarded by mu_
   std::thread thread_;
 };
 
@@ -770,7 +1100,26 @@ StatusOr<std::unique_ptr<Platform>> NewProcessPlatform(ProcessPlatformOptions op
     return Fail(InternalError("process platform: cannot create " + options.state_dir +
                               "/instances: " + ec.message()));
   }
-  return std::unique_ptr<Platform>(new ProcessPlatform(std::move(options)));
+  // One platform per state directory at a time: two would adopt, and so duplicate, the same
+  // instances. The lock goes with the descriptor (close-on-exec, never inherited by instances).
+  std::string lock_path = options.state_dir + "/instances/.lock";
+  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return Fail(
+        InternalError("process platform: cannot open " + lock_path + ": " + std::strerror(errno)));
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    ::close(fd);
+    if (e == EWOULDBLOCK) {
+      return Fail(FailedPreconditionError("process platform: " + options.state_dir +
+                                          " is in use by another process platform (" + lock_path +
+                                          " is locked)"));
+    }
+    return Fail(
+        InternalError("process platform: cannot lock " + lock_path + ": " + std::strerror(e)));
+  }
+  return std::unique_ptr<Platform>(new ProcessPlatform(std::move(options), fd));
 }
 
 }  // namespace ramp::platform

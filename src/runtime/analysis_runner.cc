@@ -10,7 +10,7 @@
 
 #include <fmt/format.h>
 
-#include "runtime/measure.h"
+#include "runtime/provider_set.h"
 
 namespace ramp::runtime {
 namespace {
@@ -26,7 +26,9 @@ struct Inbox {
 class Runner {
  public:
   explicit Runner(const AnalysisRunnerOptions& options)
-      : options_(options), inbox_(std::make_shared<Inbox>()) {}
+      : options_(options),
+        inbox_(std::make_shared<Inbox>()),
+        providers_(options.providers, options.evaluator.secrets) {}
 
   ~Runner() {
     // The providers are destroyed with this object: let the calls still running finish first
@@ -86,58 +88,19 @@ class Runner {
       --inbox->outstanding;
       inbox->cv.notify_all();
     };
-    auto fail = [&](std::string message) {
-      {
-        std::lock_guard<std::mutex> lock(inbox_->mu);
-        ++inbox_->outstanding;
-      }
-      Measurement measurement;
-      measurement.started_at = now;
-      measurement.finished_at = now;
-      answer(MeasurementUpdate::Error(std::move(measurement), std::move(message)));
-    };
-    if (m.action == engine::MeasureAction::kGarbageCollect) {
-      if (MetricProvider* p = Provider(m.metric_ref.provider_type)) {
-        CallProvider(*p, m, now, nullptr);
-      }
-      return;
-    }
-    MetricProvider* provider = Provider(m.metric_ref.provider_type);
-    if (provider == nullptr) {
-      fail(provider_errors_[m.metric_ref.provider_type]);
-      return;
-    }
-    auto filled = analysis::FillSecretArgs(m.metric_ref.provider_config_json, m.secret_args,
-                                           options_.evaluator.secrets, &m.context.secrets);
-    if (!filled.has_value()) {
-      fail(filled.error().message());
-      return;
-    }
-    m.metric_ref.provider_config_json = std::move(*filled);
     {
       std::lock_guard<std::mutex> lock(inbox_->mu);
       ++inbox_->outstanding;
     }
-    CallProvider(*provider, m, now, answer);
-  }
-
-  // The provider registered as `type`, built once; null (with the reason kept) when none is.
-  MetricProvider* Provider(const std::string& type) {
-    auto it = providers_.find(type);
-    if (it != providers_.end()) return it->second.get();
-    auto made = options_.providers->Create(type);
-    if (!made.has_value()) {
-      provider_errors_[type] = made.error().message();
-      providers_[type] = nullptr;
-      return nullptr;
+    if (!providers_.Dispatch(std::move(m), now, answer)) {
+      std::lock_guard<std::mutex> lock(inbox_->mu);
+      --inbox_->outstanding;
     }
-    return (providers_[type] = std::move(*made)).get();
   }
 
   const AnalysisRunnerOptions& options_;
   std::shared_ptr<Inbox> inbox_;
-  std::map<std::string, std::unique_ptr<MetricProvider>> providers_;
-  std::map<std::string, std::string> provider_errors_;
+  ProviderSet providers_;
 };
 
 }  // namespace

@@ -139,4 +139,16 @@ std::string DidYouMean(std::string_view word, const std::vector<std::string>& ca
   return best;
 }
 
+std::string Diagnostics::ErrorText() const {
+  Diagnostics sorted = *this;
+  sorted.SortByPosition();
+  std::string out;
+  for (const Diagnostic& d : sorted.items()) {
+    if (d.severity != Severity::kError) continue;
+    if (!out.empty()) out += "\n";
+    out += d.ToString();
+  }
+  return out;
+}
+
 }  // namespace ramp::spec

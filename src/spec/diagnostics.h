@@ -54,6 +54,8 @@ class Diagnostics {
   void Append(const Diagnostics& other);
   // Sorted by file, line, column: the order a person reads a file in.
   void SortByPosition();
+  // Every error's ToString, one per line, in position order (warnings left out).
+  std::string ErrorText() const;
 
  private:
   std::vector<Diagnostic> items_;

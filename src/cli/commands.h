@@ -24,8 +24,13 @@ inline constexpr size_t kMaxInputFileBytes = 32u << 20;
 bool ReadInputFile(const std::string& path, std::string* out, std::string* error);
 
 void RegisterAnalyze(CLI::App* app);
+void RegisterDemo(CLI::App* app);
 void RegisterLint(CLI::App* app);
 void RegisterProxy(CLI::App* app);
+void RegisterServe(CLI::App* app);
+// apply, get, list, promote, abort, retry, pause, resume, restart, undo, set image, status,
+// delete (rollouts.cc).
+void RegisterRolloutVerbs(CLI::App* app);
 void RegisterSimulate(CLI::App* app);
 void RegisterVersion(CLI::App* app);
 

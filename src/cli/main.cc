@@ -27,8 +27,11 @@ int main(int argc, char** argv) {
   CLI::App app{"ramp — progressive delivery for Argo Rollouts manifests, on Kubernetes or not"};
   app.require_subcommand(1);
   ramp::cli::RegisterAnalyze(&app);
+  ramp::cli::RegisterDemo(&app);
   ramp::cli::RegisterLint(&app);
   ramp::cli::RegisterProxy(&app);
+  ramp::cli::RegisterServe(&app);
+  ramp::cli::RegisterRolloutVerbs(&app);
   ramp::cli::RegisterSimulate(&app);
   ramp::cli::RegisterVersion(&app);
   try {

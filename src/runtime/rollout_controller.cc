@@ -243,6 +243,7 @@ class ControllerImpl : public RolloutController,
   void Cycle() {
     if (stopping_) return;
     cycle_running_ = true;
+    cycle_started_ = deps_.clock->Now();
     again_ = false;
     CancelTimer();
     deps_.platform->ListRevisions(
@@ -548,6 +549,7 @@ class ControllerImpl : public RolloutController,
 
   void EndCycle(bool again, std::optional<Duration> delay = std::nullopt) {
     cycle_running_ = false;
+    if (deps_.on_cycle) deps_.on_cycle(deps_.clock->Now() - cycle_started_);
     if (stopping_) return;
     if (again && !delay) {
       if (++immediate_cycles_ < kImmediateCycles) {
@@ -637,6 +639,7 @@ class ControllerImpl : public RolloutController,
   std::optional<Time> wake_at_;
   std::optional<Timers::TimerId> timer_;
   bool cycle_running_ = false;
+  Time cycle_started_;
   bool again_ = false;
   bool stopping_ = false;
   int immediate_cycles_ = 0;

@@ -70,6 +70,9 @@ struct RolloutControllerDeps {
   std::function<void(std::string_view line)> log;
   // Called after every cycle that changed the state, and after events, so watchers refresh.
   std::function<void()> on_change;
+  // Called at the end of every reconcile cycle with its wall time (platform read, reconcile,
+  // store write, intents): the daemon's reconcile latency.
+  std::function<void(Duration)> on_cycle;
 };
 
 // A consistent copy of what the controller holds, for the API.

@@ -30,19 +30,19 @@ class FakePlatform : public Platform {
   void EnsureRevision(const RevisionSpec& spec, int32_t replicas, StatusCallback done) override {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      Rev& r = revs_[spec.hash];
+      Rev& r = revs_[spec.rollout.Key()][spec.hash];
       r.revision = spec.revision;
       r.template_json = spec.pod_template_json;
       Resize(spec.hash, r, replicas);
-      ++ensures_;
     }
     done(OkStatus());
   }
-  void ScaleRevision(const ObjectRef&, std::string_view hash, int32_t replicas,
+  void ScaleRevision(const ObjectRef& rollout, std::string_view hash, int32_t replicas,
                      StatusCallback done) override {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = revs_.find(std::string(hash));
-    if (it == revs_.end()) return done(NotFoundError("no revision " + std::string(hash)));
+    auto& revs = revs_[rollout.Key()];
+    auto it = revs.find(std::string(hash));
+    if (it == revs.end()) return done(NotFoundError("no revision " + std::string(hash)));
     Resize(it->first, it->second, replicas);
     done(OkStatus());
   }
@@ -50,19 +50,20 @@ class FakePlatform : public Platform {
                        StatusCallback done) override {
     done(UnimplementedError("fake"));
   }
-  void DeleteRevision(const ObjectRef&, std::string_view hash, StatusCallback done) override {
+  void DeleteRevision(const ObjectRef& rollout, std::string_view hash,
+                      StatusCallback done) override {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      revs_.erase(std::string(hash));
+      revs_[rollout.Key()].erase(std::string(hash));
     }
     done(OkStatus());
   }
-  void ListRevisions(const ObjectRef&,
+  void ListRevisions(const ObjectRef& rollout,
                      StatusOrCallback<std::vector<RevisionStatus>> done) override {
     std::vector<RevisionStatus> out;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      for (const auto& [hash, r] : revs_) {
+      for (const auto& [hash, r] : revs_[rollout.Key()]) {
         RevisionStatus s;
         s.hash = hash;
         s.revision = r.revision;
@@ -77,11 +78,14 @@ class FakePlatform : public Platform {
     return Fail(UnimplementedError("fake"));
   }
 
-  // Running instances per revision hash.
+  // Running instances per revision hash, over every rollout (a revision's hash covers its
+  // template, so hashes of different rollouts differ).
   std::map<std::string, int> Counts() {
     std::lock_guard<std::mutex> lock(mu_);
     std::map<std::string, int> out;
-    for (const auto& [hash, r] : revs_) out[hash] = static_cast<int>(r.instances.size());
+    for (const auto& [rollout, revs] : revs_) {
+      for (const auto& [hash, r] : revs) out[hash] = static_cast<int>(r.instances.size());
+    }
     return out;
   }
 
@@ -106,9 +110,8 @@ class FakePlatform : public Platform {
 
   const Clock* clock_;
   std::mutex mu_;
-  std::map<std::string, Rev> revs_;
+  std::map<std::string, std::map<std::string, Rev>> revs_;  // rollout key → hash → revision
   int created_ = 0;
-  int ensures_ = 0;
 };
 
 // Records what the controller asks of the router.

@@ -1,0 +1,397 @@
+// The rollout verbs, with `kubectl argo rollouts`' meanings, against a running `ramp serve`:
+// apply, get, list, promote, abort, retry, pause, resume, restart, undo, set image, status,
+// delete. docs/cli.md.
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/api_client.h"
+#include "cli/commands.h"
+#include "cli/rollout_view.h"
+
+namespace ramp::cli {
+namespace {
+
+using nlohmann::json;
+
+struct Common {
+  ConnectionFlags connection;
+  std::string namespace_ = "default";
+  std::string output;  // "", "json", "yaml"
+};
+
+void AddCommon(CLI::App* cmd, Common* c, bool output = false) {
+  AddConnectionFlags(cmd, &c->connection);
+  cmd->add_option("-n,--namespace", c->namespace_, "Namespace")->capture_default_str();
+  if (output) {
+    cmd->add_option("-o,--output", c->output, "Output format: json or yaml")
+        ->check(CLI::IsMember({"json", "yaml"}));
+  }
+}
+
+// Prints the error and what to do; returns the exit code.
+int Report(const std::string& verb, const Status& s) {
+  std::cerr << "ramp " << verb << ": " << s.message() << "\n";
+  if (s.code() == StatusCode::kNotFound) {
+    std::cerr << "  (ramp list rollouts -A shows what exists)\n";
+  }
+  return s.code() == StatusCode::kInvalidArgument ? 2 : 1;
+}
+
+// JSON → YAML text (block style), for -o yaml.
+void EmitYaml(YAML::Emitter& out, const json& j) {
+  if (j.is_object()) {
+    out << YAML::BeginMap;
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      out << YAML::Key << it.key() << YAML::Value;
+      EmitYaml(out, it.value());
+    }
+    out << YAML::EndMap;
+  } else if (j.is_array()) {
+    out << YAML::BeginSeq;
+    for (const json& e : j) EmitYaml(out, e);
+    out << YAML::EndSeq;
+  } else if (j.is_string()) {
+    out << YAML::DoubleQuoted << j.get<std::string>();
+  } else if (j.is_null()) {
+    out << YAML::Null;
+  } else {
+    out << j.dump();
+  }
+}
+
+void Print(const json& j, const std::string& format) {
+  if (format == "yaml") {
+    YAML::Emitter out;
+    EmitYaml(out, j);
+    std::cout << out.c_str() << "\n";
+  } else {
+    std::cout << j.dump(2) << "\n";
+  }
+}
+
+std::string RolloutPath(const Common& c, const std::string& name) {
+  return "/v1/rollouts/" + PathSegment(c.namespace_) + "/" + PathSegment(name);
+}
+
+// Runs `f` with a connected client, turning errors into exit codes.
+template <typename F>
+void WithClient(const std::string& verb, const Common& c, F f) {
+  auto client = ApiClient::Connect(c.connection);
+  if (!client) {
+    ExitCode() = Report(verb, client.error());
+    return;
+  }
+  ExitCode() = f(**client);
+}
+
+void RegisterApply(CLI::App* app) {
+  auto c = std::make_shared<Common>();
+  auto files = std::make_shared<std::vector<std::string>>();
+  auto* cmd = app->add_subcommand("apply", "Create or update Rollouts and AnalysisTemplates");
+  cmd->add_option("-f,--filename", *files, "Manifest files (- for stdin)")->required();
+  AddCommon(cmd, c.get());
+  cmd->callback([c, files] {
+    WithClient("apply", *c, [&](ApiClient& client) {
+      for (const std::string& f : *files) {
+        std::string text, error;
+        if (!ReadInputFile(f, &text, &error)) {
+          std::cerr << "ramp apply: " << f << ": " << error << "\n";
+          return 2;
+        }
+        auto r = client.Call("POST", "/v1/apply", text, "application/yaml");
+        if (!r) return Report("apply", r.error());
+        for (const json& a : (*r)["applied"]) {
+          std::cout << fmt::format("{} {} {}\n", a.value("kind", ""), a.value("name", ""),
+                                   a.value("action", ""));
+        }
+      }
+      return 0;
+    });
+  });
+}
+
+int GetRollout(ApiClient& client, const Common& c, const std::string& name, bool watch) {
+  std::string last;
+  for (;;) {
+    auto r = client.Call("GET", RolloutPath(c, name));
+    if (!r) return Report("get rollout", r.error());
+    if (!c.output.empty()) {
+      Print((*r)["rollout"], c.output);
+      return 0;
+    }
+    const std::string text = RenderRolloutTree(*r);
+    if (text != last) {
+      if (watch) std::cout << "\033[H\033[2J";  // clear, as a live view
+      std::cout << text << std::flush;
+      last = text;
+    }
+    if (!watch) return 0;
+    std::this_thread::sleep_for(std::chrono::seconds(1));  // the refresh period of the view
+  }
+}
+
+void RegisterGet(CLI::App* app) {
+  auto* get = app->add_subcommand("get", "Show a rollout (tree) or other objects");
+  get->require_subcommand(1);
+  {
+    auto c = std::make_shared<Common>();
+    auto name = std::make_shared<std::string>();
+    auto watch = std::make_shared<bool>(false);
+    auto* cmd = get->add_subcommand("rollout", "A rollout's revisions, instances and analysis");
+    cmd->alias("ro");
+    cmd->add_option("NAME", *name, "Rollout name")->required();
+    cmd->add_flag("-w,--watch", *watch, "Keep showing the live tree");
+    AddCommon(cmd, c.get(), true);
+    cmd->callback([c, name, watch] {
+      WithClient("get rollout", *c,
+                 [&](ApiClient& client) { return GetRollout(client, *c, *name, *watch); });
+    });
+  }
+  {
+    auto c = std::make_shared<Common>();
+    auto* cmd = get->add_subcommand("analysisruns", "Every AnalysisRun of the namespace");
+    cmd->alias("analysisrun")->alias("ar");
+    AddCommon(cmd, c.get(), true);
+    cmd->callback([c] {
+      WithClient("get analysisruns", *c, [&](ApiClient& client) {
+        auto r = client.Call("GET", "/v1/analysisruns?namespace=" + PathSegment(c->namespace_));
+        if (!r) return Report("get analysisruns", r.error());
+        if (!c->output.empty()) {
+          Print(*r, c->output);
+          return 0;
+        }
+        std::cout << fmt::format("{:<48} {}\n", "NAME", "STATUS");
+        for (const json& run : (*r)["items"]) {
+          std::cout << fmt::format(
+              "{:<48} {}\n", run["metadata"].value("name", ""),
+              PhaseWithIcon(run.contains("status") ? run["status"].value("phase", "Pending")
+                                                   : "Pending"));
+        }
+        return 0;
+      });
+    });
+  }
+}
+
+void RegisterList(CLI::App* app) {
+  auto* list = app->add_subcommand("list", "List rollouts");
+  list->require_subcommand(1);
+  auto c = std::make_shared<Common>();
+  auto all = std::make_shared<bool>(false);
+  auto watch = std::make_shared<bool>(false);
+  auto name = std::make_shared<std::string>();
+  auto* cmd = list->add_subcommand("rollouts", "One line per rollout");
+  cmd->alias("rollout")->alias("ro");
+  cmd->add_flag("-A,--all-namespaces", *all, "Every namespace");
+  cmd->add_flag("-w,--watch", *watch, "Keep listing as they change");
+  cmd->add_option("--name", *name, "Only this rollout");
+  AddCommon(cmd, c.get());
+  cmd->callback([c, all, watch, name] {
+    WithClient("list rollouts", *c, [&](ApiClient& client) {
+      std::string last;
+      for (;;) {
+        auto r = client.Call(
+            "GET",
+            "/v1/rollouts" + (*all ? std::string() : "?namespace=" + PathSegment(c->namespace_)));
+        if (!r) return Report("list rollouts", r.error());
+        json items = json::array();
+        for (const json& v : (*r)["items"]) {
+          if (!name->empty() && v["rollout"]["metadata"].value("name", "") != *name) continue;
+          items.push_back(v);
+        }
+        if (items.empty() && !*watch) {
+          std::cout << "No resources found.\n";
+          return 0;
+        }
+        const std::string text = RenderRolloutTable(items, *all);
+        if (text != last) std::cout << text << std::flush;
+        last = text;
+        if (!*watch) return 0;
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+      }
+    });
+  });
+}
+
+// promote, abort, retry rollout, pause, resume, restart, undo.
+void RegisterAction(CLI::App* parent, const std::string& verb, const std::string& action,
+                    const std::string& help) {
+  auto c = std::make_shared<Common>();
+  auto name = std::make_shared<std::string>();
+  auto full = std::make_shared<bool>(false);
+  auto to_revision = std::make_shared<int64_t>(0);
+  auto* cmd = parent->add_subcommand(verb, help);
+  cmd->add_option("NAME", *name, "Rollout name")->required();
+  if (action == "promote") cmd->add_flag("--full", *full, "Skip every remaining step and analysis");
+  if (action == "undo") cmd->add_option("--to-revision", *to_revision, "Revision to go back to");
+  AddCommon(cmd, c.get());
+  cmd->callback([c, name, full, to_revision, action] {
+    WithClient(action, *c, [&](ApiClient& client) {
+      const std::string chosen = action == "promote" && *full ? "promote-full" : action;
+      json body = json::object();
+      if (*to_revision > 0) body["toRevision"] = *to_revision;
+      auto r = client.Call("POST", RolloutPath(*c, *name) + "/actions/" + chosen, body.dump());
+      if (!r) return Report(action, r.error());
+      const std::string message = (*r).value("message", "");
+      if (message.rfind("skipped", 0) == 0) {
+        std::cout << message << "\n";
+      } else {
+        std::cout << fmt::format("rollout '{}' {}\n", *name, message);
+      }
+      return 0;
+    });
+  });
+}
+
+void RegisterSetImage(CLI::App* app) {
+  auto* set = app->add_subcommand("set", "Change a rollout");
+  set->require_subcommand(1);
+  auto c = std::make_shared<Common>();
+  auto name = std::make_shared<std::string>();
+  auto assignment = std::make_shared<std::string>();
+  auto* cmd = set->add_subcommand("image", "Set a container's image: starts a new revision");
+  cmd->add_option("NAME", *name, "Rollout name")->required();
+  cmd->add_option("CONTAINER=IMAGE", *assignment, "Container name (* for all) and image")
+      ->required();
+  AddCommon(cmd, c.get());
+  cmd->callback([c, name, assignment] {
+    const size_t eq = assignment->find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == assignment->size()) {
+      std::cerr << "ramp set image: expected CONTAINER=IMAGE, got \"" << *assignment << "\"\n";
+      ExitCode() = 2;
+      return;
+    }
+    WithClient("set image", *c, [&](ApiClient& client) {
+      json body = {{"container", assignment->substr(0, eq)}, {"image", assignment->substr(eq + 1)}};
+      auto r = client.Call("POST", RolloutPath(*c, *name) + "/actions/set-image", body.dump());
+      if (!r) return Report("set image", r.error());
+      std::cout << fmt::format("rollout '{}' {}\n", *name, (*r).value("message", ""));
+      return 0;
+    });
+  });
+}
+
+// Go's ParseDuration for the simple forms the flag takes: 90s, 5m, 1h30m, 0.
+StatusOr<std::chrono::milliseconds> ParseTimeout(const std::string& text) {
+  if (text == "0") return std::chrono::milliseconds(0);
+  int64_t total_ms = 0;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t j = i;
+    while (j < text.size() && (std::isdigit(static_cast<unsigned char>(text[j])) != 0)) ++j;
+    if (j == i) break;
+    const int64_t n = std::stoll(text.substr(i, j - i));
+    if (text.compare(j, 2, "ms") == 0) {
+      total_ms += n;
+      i = j + 2;
+    } else if (j < text.size() && (text[j] == 's' || text[j] == 'm' || text[j] == 'h')) {
+      total_ms += n * (text[j] == 's' ? 1000 : text[j] == 'm' ? 60000 : 3600000);
+      i = j + 1;
+    } else {
+      break;
+    }
+  }
+  if (i != text.size() || text.empty()) {
+    return Fail(InvalidArgumentError("--timeout \"" + text +
+                                     "\": expected a duration like 90s, "
+                                     "5m or 1h30m"));
+  }
+  return std::chrono::milliseconds(total_ms);
+}
+
+void RegisterStatus(CLI::App* app) {
+  auto c = std::make_shared<Common>();
+  auto name = std::make_shared<std::string>();
+  auto timeout = std::make_shared<std::string>("0");
+  auto watch = std::make_shared<bool>(true);
+  auto* cmd = app->add_subcommand(
+      "status", "Wait for a rollout to finish: exit 0 Healthy, 1 Degraded or timed out");
+  cmd->add_option("NAME", *name, "Rollout name")->required();
+  cmd->add_option("-t,--timeout", *timeout, "Give up after this long (0: never)")
+      ->capture_default_str();
+  cmd->add_flag("-w,--watch,!--no-watch", *watch, "Wait until it finishes (default)");
+  AddCommon(cmd, c.get());
+  cmd->callback([c, name, timeout, watch] {
+    auto limit = ParseTimeout(*timeout);
+    if (!limit) {
+      ExitCode() = Report("status", limit.error());
+      return;
+    }
+    WithClient("status", *c, [&](ApiClient& client) {
+      const auto start = std::chrono::steady_clock::now();
+      std::string last;
+      for (;;) {
+        auto r = client.Call("GET", RolloutPath(*c, *name));
+        if (!r) return Report("status", r.error());
+        const json& status = (*r)["rollout"]["status"];
+        const std::string phase = status.value("phase", "Progressing");
+        const std::string message = status.value("message", "");
+        const std::string line = message.empty() ? phase : phase + " - " + message;
+        if (line != last) std::cout << line << "\n" << std::flush;
+        last = line;
+        if (phase == "Healthy") return 0;
+        if (phase == "Degraded") return 1;
+        if (!*watch) return phase == "Paused" ? 0 : 1;
+        if (limit->count() > 0 && std::chrono::steady_clock::now() - start >= *limit) {
+          std::cout << "Error: rollout status watch exceeded timeout\n";
+          return 1;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      }
+    });
+  });
+}
+
+void RegisterDelete(CLI::App* app) {
+  auto* del = app->add_subcommand("delete", "Delete a rollout (its instances stop) or template");
+  del->require_subcommand(1);
+  for (const std::string kind : {"rollout", "analysistemplate"}) {
+    auto c = std::make_shared<Common>();
+    auto name = std::make_shared<std::string>();
+    auto* cmd = del->add_subcommand(kind, "Delete a " + kind);
+    cmd->add_option("NAME", *name, "Name")->required();
+    AddCommon(cmd, c.get());
+    cmd->callback([c, name, kind] {
+      WithClient("delete " + kind, *c, [&](ApiClient& client) {
+        const std::string path =
+            kind == "rollout"
+                ? RolloutPath(*c, *name)
+                : "/v1/analysistemplates/" + PathSegment(c->namespace_) + "/" + PathSegment(*name);
+        auto r = client.Call("DELETE", path);
+        if (!r) return Report("delete " + kind, r.error());
+        std::cout << fmt::format("{} \"{}\" deleted\n", kind, *name);
+        return 0;
+      });
+    });
+  }
+}
+
+}  // namespace
+
+void RegisterRolloutVerbs(CLI::App* app) {
+  RegisterApply(app);
+  RegisterGet(app);
+  RegisterList(app);
+  RegisterAction(app, "promote", "promote", "Move a paused rollout to its next step");
+  RegisterAction(app, "abort", "abort", "Abort a rollout: traffic back to stable");
+  RegisterAction(app, "pause", "pause", "Pause a rollout");
+  RegisterAction(app, "resume", "resume", "Resume a manually paused rollout");
+  RegisterAction(app, "restart", "restart", "Restart every instance of a rollout");
+  RegisterAction(app, "undo", "undo", "Roll back to the previous (or a given) revision");
+  auto* retry = app->add_subcommand("retry", "Retry an aborted rollout");
+  retry->require_subcommand(1);
+  RegisterAction(retry, "rollout", "retry", "Retry an aborted rollout");
+  RegisterSetImage(app);
+  RegisterStatus(app);
+  RegisterDelete(app);
+}
+
+}  // namespace ramp::cli

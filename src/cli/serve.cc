@@ -1,0 +1,224 @@
+// `ramp serve`: the controller daemon (src/daemon) — the state store, the platform, the routers
+// and metric providers, the HTTP API — until SIGTERM or SIGINT. docs/serve.md.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <string>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "daemon/api.h"
+#include "daemon/daemon.h"
+#include "daemon/wiring.h"
+#include "hooks/webhook.h"
+#include "metrics/register.h"
+#include "net/event_loop.h"
+#include "platform/process/process_platform.h"
+#include "ramp/http_client.h"
+#include "secrets/secret_source.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace ramp::cli {
+namespace {
+
+struct ServeFlags {
+  std::string state_dir;
+  std::string listen = "127.0.0.1:9900";
+  std::string platform = "process";
+  std::string tls_cert;
+  std::string tls_key;
+  std::string instance_id;
+  std::string secrets_dir;
+  std::string proxy_admin;
+  std::string proxy_token_file;
+  int threads = 2;
+  double resync_seconds = 1;
+  int port_min = 20000;
+  int port_max = 29999;
+};
+
+std::mutex log_mu;
+
+// One structured line on stderr: time, level, rollout, message. Secrets never reach it: the
+// runtime redacts measurement messages before they are stored or logged.
+void LogLine(std::string_view rollout, std::string_view line) {
+  std::lock_guard<std::mutex> lock(log_mu);
+  std::time_t t = std::time(nullptr);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  if (rollout.empty()) {
+    std::cerr << fmt::format("{} level=info msg=\"{}\"\n", stamp, line);
+  } else {
+    std::cerr << fmt::format("{} level=info rollout={} msg=\"{}\"\n", stamp, rollout, line);
+  }
+}
+
+int RunServe(const ServeFlags& f) {
+  if (f.state_dir.empty()) {
+    std::cerr << "ramp serve: --state DIR is required (or set RAMP_STATE)\n";
+    return 2;
+  }
+  if (f.platform != "process") {
+    std::cerr << "ramp serve: --platform " << f.platform << " is not supported yet (process is)\n";
+    return 2;
+  }
+  ::mkdir(f.state_dir.c_str(), 0700);
+
+  // Block the stop signals before any thread starts, then wait for one of them below.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  auto clock = NewSystemClock();
+  auto store = store::NewSqliteStateStore(f.state_dir);
+  if (!store) {
+    std::cerr << "ramp serve: state store: " << store.error().message() << "\n";
+    return 1;
+  }
+  auto tokens = daemon::LoadOrCreateTokens(f.state_dir + "/tokens");
+  if (!tokens) {
+    std::cerr << "ramp serve: " << tokens.error().message() << "\n";
+    return 1;
+  }
+  secrets::SecretSourceOptions secret_options;
+  secret_options.secrets_dir = f.secrets_dir;
+  auto secrets = secrets::NewSecretLookup(secret_options);
+
+  platform::ProcessPlatformOptions po;
+  po.state_dir = f.state_dir + "/platform";
+  po.clock = clock.get();
+  po.secrets = secrets;
+  po.port_min = f.port_min;
+  po.port_max = f.port_max;
+  auto platform = platform::NewProcessPlatform(po);
+  if (!platform) {
+    std::cerr << "ramp serve: platform: " << platform.error().message() << "\n";
+    return 1;
+  }
+
+  auto http = NewHttpClient();
+  daemon::WiringOptions wiring;
+  wiring.http = http.get();
+  wiring.clock = clock.get();
+  wiring.secrets = secrets;
+  wiring.proxy_admin = f.proxy_admin;
+  wiring.proxy_token_file = f.proxy_token_file;
+  auto registries = daemon::BuildRegistries(wiring);
+  if (!registries) {
+    std::cerr << "ramp serve: " << registries.error().message() << "\n";
+    return 1;
+  }
+
+  auto loop = net::EventLoop::Start(f.threads);
+  hooks::WebhookOptions webhook_options;
+  webhook_options.http = http.get();
+  webhook_options.timers = loop.get();
+  webhook_options.clock = clock.get();
+  auto webhooks = hooks::NewWebhookHook(webhook_options);
+  if (!webhooks) {
+    std::cerr << "ramp serve: " << webhooks.error().message() << "\n";
+    return 1;
+  }
+  daemon::DaemonOptions options;
+  options.loop = loop.get();
+  options.clock = clock.get();
+  options.store = store->get();
+  options.platform = platform->get();
+  options.providers = &(*registries)->providers;
+  options.routers = &(*registries)->routers;
+  options.hooks = webhooks->get();
+  options.secrets = secrets;
+  options.instance_id = f.instance_id;
+  options.resync = std::chrono::milliseconds(static_cast<int64_t>(f.resync_seconds * 1000));
+  options.log = LogLine;
+  auto d = daemon::Daemon::Start(std::move(options));
+  if (!d) {
+    std::cerr << "ramp serve: " << d.error().message() << "\n";
+    return 1;
+  }
+
+  daemon::ApiOptions api_options;
+  api_options.address = f.listen;
+  api_options.tls_cert_file = f.tls_cert;
+  api_options.tls_key_file = f.tls_key;
+  api_options.audit_log = f.state_dir + "/audit.log";
+  api_options.tokens = *tokens;
+  api_options.clock = clock.get();
+  auto api = daemon::ApiServer::Start(api_options, d->get());
+  if (!api) {
+    std::cerr << "ramp serve: API on " << f.listen << ": " << api.error().message() << "\n";
+    return 1;
+  }
+  const std::string scheme = (*api)->Tls() ? "https" : "http";
+  const std::string url = scheme + "://" + (*api)->Address();
+  {
+    // Where the CLI finds this daemon (ramp --state DIR …).
+    nlohmann::json endpoint = {{"server", url}, {"pid", ::getpid()}};
+    const std::string path = f.state_dir + "/endpoint.json";
+    std::ofstream out(path + ".tmp");
+    out << endpoint.dump() << "\n";
+    out.close();
+    std::rename((path + ".tmp").c_str(), path.c_str());
+  }
+  LogLine("", fmt::format("ramp serve: API on {} (tokens in {}/tokens), metrics at {}/metrics", url,
+                          f.state_dir, url));
+
+  int sig = 0;
+  sigwait(&set, &sig);
+  LogLine("", fmt::format("signal {}: stopping (instances and the proxy keep running)", sig));
+  (*api)->Stop();
+  (*d)->Shutdown();
+  d->reset();
+  loop->Stop();
+  return 0;
+}
+
+}  // namespace
+
+void RegisterServe(CLI::App* app) {
+  auto flags = std::make_shared<ServeFlags>();
+  if (const char* env = std::getenv("RAMP_STATE")) flags->state_dir = env;
+  auto* cmd = app->add_subcommand("serve", "Run the controller daemon (docs/serve.md)");
+  cmd->add_option("--state", flags->state_dir,
+                  "State directory: database, tokens, audit log, instance logs (RAMP_STATE)");
+  cmd->add_option("--listen", flags->listen, "API address (loopback by default)")
+      ->capture_default_str();
+  cmd->add_option("--platform", flags->platform, "Where instances run: process")
+      ->capture_default_str();
+  cmd->add_option("--tls-cert", flags->tls_cert, "PEM certificate: serve the API over HTTPS");
+  cmd->add_option("--tls-key", flags->tls_key, "PEM private key of --tls-cert");
+  cmd->add_option("--instance-id", flags->instance_id, "Controller instance id label");
+  cmd->add_option("--secrets-dir", flags->secrets_dir, "Directory of Secrets (docs/secrets.md)");
+  cmd->add_option("--proxy-admin", flags->proxy_admin,
+                  "Admin address of the ramp proxy that ramp/proxy rollouts use by default "
+                  "(127.0.0.1:PORT)");
+  cmd->add_option("--proxy-token-file", flags->proxy_token_file,
+                  "Bearer token file of --proxy-admin");
+  cmd->add_option("--threads", flags->threads, "Event loop threads")->capture_default_str();
+  cmd->add_option("--resync", flags->resync_seconds,
+                  "Seconds between instance re-reads of a waiting rollout")
+      ->capture_default_str();
+  cmd->add_option("--port-min", flags->port_min, "Lowest instance PORT")->capture_default_str();
+  cmd->add_option("--port-max", flags->port_max, "Highest instance PORT")->capture_default_str();
+  cmd->callback([flags] {
+    if (!flags->tls_cert.empty() != !flags->tls_key.empty()) {
+      std::cerr << "ramp serve: give both --tls-cert and --tls-key\n";
+      ExitCode() = 2;
+      return;
+    }
+    ExitCode() = RunServe(*flags);
+  });
+}
+
+}  // namespace ramp::cli

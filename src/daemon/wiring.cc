@@ -1,0 +1,49 @@
+#include "daemon/wiring.h"
+
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "metrics/builtin/register.h"
+#include "traffic/haproxy/haproxy_router.h"
+#include "traffic/nginx/nginx_router.h"
+#include "traffic/proxy/register.h"
+
+namespace ramp::daemon {
+
+StatusOr<std::unique_ptr<Registries>> BuildRegistries(const WiringOptions& options) {
+  if (options.http == nullptr || options.clock == nullptr) {
+    return Fail(InvalidArgumentError("BuildRegistries: http and clock are required"));
+  }
+  std::string token;
+  if (!options.proxy_token_file.empty()) {
+    std::ifstream in(options.proxy_token_file);
+    if (!in) {
+      return Fail(
+          FailedPreconditionError("cannot read the proxy token file " + options.proxy_token_file));
+    }
+    std::getline(in, token);
+  }
+  auto r = std::make_unique<Registries>();
+  RETURN_IF_ERROR(
+      metrics::RegisterHttpMetricProviders(r->providers, options.http, options.secrets));
+  RETURN_IF_ERROR(metrics::RegisterJobMetricProvider(r->providers, options.clock, options.secrets));
+
+  metrics::BuiltinProviderOptions builtin;
+  if (!options.proxy_admin.empty()) builtin.admin_url = "http://" + options.proxy_admin;
+  builtin.admin_token = token;
+  RETURN_IF_ERROR(metrics::RegisterBuiltinMetricProvider(r->providers, options.http, builtin));
+
+  proxy_router::ProxyRouterOptions proxy;
+  proxy.http = options.http;
+  if (!options.proxy_admin.empty()) proxy.admin_url = "http://" + options.proxy_admin;
+  proxy.admin_token = token;
+  RETURN_IF_ERROR(proxy_router::RegisterProxyRouter(r->routers, proxy));
+  RETURN_IF_ERROR(r->routers.Register(
+      "ramp/haproxy", [](const RouterContext& c) { return haproxy::NewHaproxyRouter(c); }));
+  RETURN_IF_ERROR(r->routers.Register(
+      "ramp/nginx", [](const RouterContext& c) { return nginx::NewNginxRouter(c); }));
+  return r;
+}
+
+}  // namespace ramp::daemon

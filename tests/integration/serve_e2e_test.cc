@@ -1,0 +1,156 @@
+// End to end through the CLI against a real `ramp serve`: the process platform runs
+// `ramp-demo-app` instances, the built-in proxy (`ramp proxy`) routes to them, and every action
+// is a `ramp` command as a user types it.
+#include <atomic>
+#include <csignal>
+#include <fstream>
+#include <set>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/integration/serve_testing.h"
+
+namespace ramp::serve_testing {
+namespace {
+
+constexpr std::string_view kPauseSteps = "        - setWeight: 50\n        - pause: {}\n";
+constexpr std::string_view kAnalysisSteps =
+    "        - setWeight: 50\n"
+    "        - analysis: {templates: [{templateName: errors}]}\n"
+    "        - pause: {}\n";
+
+class ServeEndToEndTest : public ServeFixture {
+ protected:
+  void SetUp() override {
+    ServeFixture::SetUp();
+    listen_port_ = FreePort();
+  }
+
+  std::string Manifest(const std::string& version, double error_rate, bool analysis) {
+    AppSpec a;
+    a.version = version;
+    a.error_rate = error_rate;
+    a.port = listen_port_;
+    a.steps = std::string(analysis ? kAnalysisSteps : kPauseSteps);
+    return ServeFixture::Manifest(a);
+  }
+  json View() { return Rollout("web"); }
+  std::string Phase() { return ServeFixture::Phase("web"); }
+  std::map<std::string, int> Traffic(int n) { return serve_testing::Traffic(listen_port_, n); }
+
+  int listen_port_ = 0;
+};
+
+TEST_F(ServeEndToEndTest, CanaryPromoteAbortRetryUndoPauseResumeAndDelete) {
+  CliResult applied = Apply(Manifest("v1", 0, false));
+  ASSERT_EQ(applied.exit_code, 0) << applied.err;
+  EXPECT_NE(applied.out.find("Rollout default/web created"), std::string::npos) << applied.out;
+  CliResult status = RunRamp("status", "web --timeout 60s " + state_);
+  ASSERT_EQ(status.exit_code, 0) << status.out << status.err << Log("serve.log");
+  ASSERT_TRUE(Eventually([&] { return Traffic(1)["v1"] == 1; }, std::chrono::seconds(20)))
+      << Log("serve.log");
+
+  // A canary: paused at 50 %, both versions serve; promote finishes it.
+  CliResult v2 = Apply(Manifest("v2", 0, false));
+  ASSERT_EQ(v2.exit_code, 0) << v2.err;
+  EXPECT_NE(v2.out.find("Rollout default/web configured"), std::string::npos) << v2.out;
+  ASSERT_TRUE(Eventually([&] { return Phase() == "Paused"; }, std::chrono::seconds(60)))
+      << Log("serve.log");
+  ASSERT_TRUE(Eventually(
+      [&] {
+        auto seen = Traffic(40);
+        return seen["v1"] > 0 && seen["v2"] > 0;
+      },
+      std::chrono::seconds(20)));
+  CliResult tree = RunRamp("get", "rollout web " + state_);
+  EXPECT_NE(tree.out.find("Paused"), std::string::npos) << tree.out;
+  EXPECT_NE(tree.out.find("revision:2"), std::string::npos) << tree.out;
+  CliResult promoted = RunRamp("promote", "web " + state_);
+  ASSERT_EQ(promoted.exit_code, 0) << promoted.err;
+  EXPECT_EQ(promoted.out, "rollout 'web' promoted\n");
+  ASSERT_EQ(RunRamp("status", "web --timeout 60s " + state_).exit_code, 0);
+
+  // Another canary, aborted by hand: Degraded, and `status` says so with exit 1.
+  ASSERT_EQ(RunRamp("set", "image web web=web:v3 " + state_).exit_code, 0);
+  ASSERT_TRUE(Eventually([&] { return Phase() == "Paused"; }, std::chrono::seconds(60)));
+  ASSERT_EQ(RunRamp("abort", "web " + state_).exit_code, 0);
+  CliResult degraded = RunRamp("status", "web --timeout 30s " + state_);
+  EXPECT_EQ(degraded.exit_code, 1) << degraded.out;
+  EXPECT_NE(degraded.out.find("RolloutAborted"), std::string::npos) << degraded.out;
+
+  // Retry runs the steps again; pause and resume hold it by hand.
+  ASSERT_EQ(RunRamp("retry", "rollout web " + state_).exit_code, 0);
+  ASSERT_TRUE(Eventually([&] { return Phase() == "Paused"; }, std::chrono::seconds(60)));
+  ASSERT_EQ(RunRamp("pause", "web " + state_).exit_code, 0);
+  EXPECT_TRUE(View()["spec"].value("paused", false));
+  ASSERT_EQ(RunRamp("resume", "web " + state_).exit_code, 0);
+  EXPECT_FALSE(View()["spec"].value("paused", false));
+
+  // Undo goes back to the stable template (v2): a rollback skips the steps.
+  CliResult undo = RunRamp("undo", "web " + state_);
+  ASSERT_EQ(undo.exit_code, 0) << undo.err;
+  ASSERT_EQ(RunRamp("status", "web --timeout 60s " + state_).exit_code, 0) << Log("serve.log");
+  EXPECT_EQ(View()["spec"]["template"]["spec"]["containers"][0]["image"], "web:v2");
+  ASSERT_TRUE(Eventually([&] { return Traffic(10)["v2"] == 10; }, std::chrono::seconds(30)));
+
+  // Delete stops every instance.
+  std::set<int> pids = InstancePids();
+  ASSERT_FALSE(pids.empty());
+  CliResult deleted = RunRamp("delete", "rollout web " + state_);
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.err;
+  EXPECT_TRUE(Eventually(
+      [&] {
+        for (int pid : pids) {
+          if (::kill(pid, 0) == 0) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(30)));
+  EXPECT_NE(RunRamp("get", "rollout web " + state_).exit_code, 0);
+}
+
+TEST_F(ServeEndToEndTest, FailingAnalysisAbortsAndTrafficReturnsToStable) {
+  ASSERT_EQ(Apply(Manifest("v1", 0, true)).exit_code, 0);
+  ASSERT_EQ(RunRamp("status", "web --timeout 60s " + state_).exit_code, 0) << Log("serve.log");
+  CliResult applied = Apply(Manifest("v2", 0.5, true));
+  ASSERT_EQ(applied.exit_code, 0) << applied.err;
+  // Requests reach the canary so the analysis has data.
+  std::atomic<bool> stop{false};
+  std::thread load([&] {
+    while (!stop) Traffic(5);
+  });
+  CliResult status = RunRamp("status", "web --timeout 90s " + state_);
+  stop = true;
+  load.join();
+  EXPECT_EQ(status.exit_code, 1) << status.out << Log("serve.log");
+  EXPECT_NE(status.out.find("Metric \"error-rate\" assessed Failed"), std::string::npos)
+      << status.out;
+  ASSERT_TRUE(Eventually([&] { return Traffic(10)["v1"] == 10; }, std::chrono::seconds(30)));
+  CliResult runs = RunRamp("get", "analysisruns " + state_);
+  EXPECT_NE(runs.out.find("Failed"), std::string::npos) << runs.out;
+}
+
+TEST_F(ServeEndToEndTest, TheCliNeedsAValidToken) {
+  const std::string bad = (dir_ / "bad.token").string();
+  std::ofstream(bad) << "not-the-token-0123456789\n";
+  std::string server;
+  {
+    std::ifstream in(dir_ / "state" / "endpoint.json");
+    server = json::parse(in)["server"];
+  }
+  CliResult r = RunRamp("list", "rollouts --server " + server + " --token-file " + bad);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("the token is not valid"), std::string::npos) << r.err;
+  CliResult ro = RunRamp("apply", "-f /dev/null --server " + server + " --token-file " +
+                                      (dir_ / "state" / "tokens" / "readonly.token").string());
+  EXPECT_NE(ro.exit_code, 0);
+  CliResult none = RunRamp("list", "rollouts --server http://127.0.0.1:1");
+  EXPECT_NE(none.exit_code, 0);
+  EXPECT_NE(none.err.find("token"), std::string::npos) << none.err;
+}
+
+}  // namespace
+}  // namespace ramp::serve_testing

@@ -27,6 +27,8 @@ struct ProxyLimits {
   std::chrono::milliseconds header_read_timeout{10000};  // slowloris bound
   size_t max_connections = 10000;                        // client connections, all services
   std::chrono::milliseconds shutdown_grace{10000};       // in-flight bound on Stop
+  size_t max_mirrors_per_worker = 64;  // concurrent mirror copies per worker; more are dropped
+  uint64_t max_mirror_body_bytes = 64 * 1024;  // larger (or chunked) bodies are not mirrored
 };
 
 struct ProxyOptions {

@@ -106,6 +106,53 @@ json CountsJson(const SignalCounts& c) {
 
 }  // namespace
 
+int64_t SteadyNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::shared_ptr<const Routing> ProxyServer::Impl::MakeRoutingLocked(
+    Service* service, std::shared_ptr<const RouteTable> table) {
+  auto routing = std::make_shared<Routing>();
+  std::map<std::string, std::shared_ptr<EndpointState>> kept;
+  for (Revision r : {Revision::kStable, Revision::kCanary}) {
+    const auto& list = r == Revision::kCanary ? table->canary : table->stable;
+    for (const Endpoint& ep : list) {
+      const std::string key = ep.ToString();
+      std::shared_ptr<EndpointState>& state = kept[key];
+      if (!state) {
+        auto it = service->endpoints.find(key);
+        state = it != service->endpoints.end() ? it->second : std::make_shared<EndpointState>(ep);
+      }
+      routing->sets[static_cast<int>(r)].push_back(state);
+      routing->keys.insert(key);
+    }
+  }
+  service->endpoints = std::move(kept);
+  routing->table = std::move(table);
+  return routing;
+}
+
+void ProxyServer::Impl::PruneIdlePoolsLocked() {
+  auto live = std::make_shared<std::unordered_set<std::string>>();
+  for (const auto& [name, service] : services) {
+    for (const auto& key : service->routing.load()->keys) live->insert(key);
+  }
+  for (auto& w : workers) {
+    asio::post(w->ioc, [this, w = w.get(), live] {
+      for (auto it = w->pool.begin(); it != w->pool.end();) {
+        if (live->count(it->first) != 0) {
+          ++it;
+          continue;
+        }
+        pooled_closed_on_removal.fetch_add(it->second.size());
+        it = w->pool.erase(it);  // closes the connections
+      }
+    });
+  }
+}
+
 std::shared_ptr<Service> ProxyServer::Impl::FindService(const std::string& name) const {
   std::lock_guard<std::mutex> lock(mu);
   auto it = services.find(name);
@@ -155,7 +202,7 @@ StatusOr<uint64_t> ProxyServer::Impl::ApplyLocked(const std::string& name, Route
                                      "\": use 1-253 letters, digits, '-', '.', '_'"));
   }
   for (const auto& [other, service] : services) {
-    if (other != name && table.listen.port != 0 && service->table.load()->listen == table.listen) {
+    if (other != name && table.listen.port != 0 && service->Table()->listen == table.listen) {
       return Fail(AlreadyExistsError("listen: " + table.listen.ToString() +
                                      " is already used by service \"" + other + "\""));
     }
@@ -164,7 +211,7 @@ StatusOr<uint64_t> ProxyServer::Impl::ApplyLocked(const std::string& name, Route
   table.version = persist ? last_version + 1 : std::max<uint64_t>(table.version, 1);
   std::shared_ptr<Service> existing;
   if (auto it = services.find(name); it != services.end()) existing = it->second;
-  const bool rebind = !existing || !(existing->table.load()->listen == table.listen);
+  const bool rebind = !existing || !(existing->Table()->listen == table.listen);
   std::shared_ptr<tcp::acceptor> acceptor;
   if (rebind) {
     auto bound = Bind(accept_ioc, table.listen);
@@ -174,7 +221,7 @@ StatusOr<uint64_t> ProxyServer::Impl::ApplyLocked(const std::string& name, Route
   auto snapshot = std::make_shared<const RouteTable>(std::move(table));
   if (persist) {
     std::map<std::string, std::shared_ptr<const RouteTable>> tables;
-    for (const auto& [n, s] : services) tables[n] = s->table.load();
+    for (const auto& [n, s] : services) tables[n] = s->Table();
     tables[name] = snapshot;
     Status st = PersistLocked(tables);
     if (!st.ok()) {
@@ -187,17 +234,19 @@ StatusOr<uint64_t> ProxyServer::Impl::ApplyLocked(const std::string& name, Route
   if (!existing) {
     auto service = std::make_shared<Service>();
     service->name = name;
-    service->table.store(snapshot);
+    service->routing.store(MakeRoutingLocked(service.get(), snapshot));
     service->acceptor = acceptor;
     error_code ec;
     service->port = acceptor->local_endpoint(ec).port();
     services[name] = service;
     StartAccepting(this, service);
   } else if (rebind) {
-    // A new listen address: a new Service object keeps the stats; old acceptor closed.
+    // A new listen address: a new Service object (the endpoint states carry over); the old
+    // acceptor is closed.
     auto service = std::make_shared<Service>();
     service->name = name;
-    service->table.store(snapshot);
+    service->endpoints = existing->endpoints;
+    service->routing.store(MakeRoutingLocked(service.get(), snapshot));
     service->acceptor = acceptor;
     error_code ec;
     service->port = acceptor->local_endpoint(ec).port();
@@ -206,8 +255,9 @@ StatusOr<uint64_t> ProxyServer::Impl::ApplyLocked(const std::string& name, Route
     services[name] = service;
     StartAccepting(this, service);
   } else {
-    existing->table.store(snapshot);
+    existing->routing.store(MakeRoutingLocked(existing.get(), snapshot));
   }
+  PruneIdlePoolsLocked();
   return snapshot->version;
 }
 
@@ -290,19 +340,20 @@ Status ProxyServer::Remove(const std::string& name) {
   if (it == impl_->services.end()) return NotFoundError("no service \"" + name + "\"");
   std::map<std::string, std::shared_ptr<const RouteTable>> tables;
   for (const auto& [n, s] : impl_->services) {
-    if (n != name) tables[n] = s->table.load();
+    if (n != name) tables[n] = s->Table();
   }
   RETURN_IF_ERROR(impl_->PersistLocked(tables));
   it->second->removed = true;
   CloseAcceptor(impl_.get(), it->second->acceptor);
   impl_->services.erase(it);
+  impl_->PruneIdlePoolsLocked();
   return OkStatus();
 }
 
 std::optional<RouteTable> ProxyServer::Get(const std::string& name) const {
   auto service = impl_->FindService(name);
   if (!service) return std::nullopt;
-  return *service->table.load();
+  return *service->Table();
 }
 
 std::vector<std::string> ProxyServer::List() const {
@@ -339,11 +390,40 @@ std::string ProxyServer::MetricsText() const {
   out += "# TYPE ramp_proxy_route_version gauge\n";
   out += "# TYPE ramp_proxy_canary_weight gauge\n";
   for (const auto& s : services) {
-    auto t = s->table.load();
+    auto t = s->Table();
     out += "ramp_proxy_route_version{service=\"" + s->name + "\"} " + std::to_string(t->version) +
            "\n";
     out += "ramp_proxy_canary_weight{service=\"" + s->name + "\",max=\"" +
            std::to_string(t->max_weight) + "\"} " + std::to_string(t->canary_weight) + "\n";
+  }
+  const int64_t now_ms = SteadyNowMs();
+  out += "# TYPE ramp_proxy_mirrored_requests_total counter\n";
+  out += "# TYPE ramp_proxy_mirror_dropped_total counter\n";
+  out += "# TYPE ramp_proxy_mirror_failures_total counter\n";
+  out += "# TYPE ramp_proxy_ejections_total counter\n";
+  out += "# TYPE ramp_proxy_ejected_endpoints gauge\n";
+  out += "# TYPE ramp_proxy_upgrades_total counter\n";
+  for (const auto& s : services) {
+    const std::string svc = "service=\"" + s->name + "\"";
+    out += "ramp_proxy_mirrored_requests_total{" + svc + "} " + std::to_string(s->mirrored.load()) +
+           "\n";
+    out += "ramp_proxy_mirror_dropped_total{" + svc + ",reason=\"overload\"} " +
+           std::to_string(s->mirror_dropped_overload.load()) + "\n";
+    out += "ramp_proxy_mirror_dropped_total{" + svc + ",reason=\"body\"} " +
+           std::to_string(s->mirror_dropped_body.load()) + "\n";
+    out += "ramp_proxy_mirror_failures_total{" + svc + "} " +
+           std::to_string(s->mirror_failures.load()) + "\n";
+    out += "ramp_proxy_ejections_total{" + svc + "} " + std::to_string(s->ejections.load()) + "\n";
+    auto routing = s->routing.load();
+    for (Revision r : {Revision::kStable, Revision::kCanary}) {
+      int ejected = 0;
+      for (const auto& ep : routing->sets[static_cast<int>(r)]) {
+        ejected += ep->ejected_until_ms.load() > now_ms;
+      }
+      out += "ramp_proxy_ejected_endpoints{" + svc + ",revision=\"" + std::string(RevisionName(r)) +
+             "\"} " + std::to_string(ejected) + "\n";
+    }
+    out += "ramp_proxy_upgrades_total{" + svc + "} " + std::to_string(s->upgrades.load()) + "\n";
   }
   out += "# TYPE ramp_proxy_client_connections gauge\n";
   out += "ramp_proxy_client_connections " + std::to_string(impl_->connections.load()) + "\n";
@@ -355,6 +435,9 @@ std::string ProxyServer::MetricsText() const {
          "\n";
   out += "# TYPE ramp_proxy_upstream_reused_total counter\n";
   out += "ramp_proxy_upstream_reused_total " + std::to_string(impl_->upstream_reused.load()) + "\n";
+  out += "# TYPE ramp_proxy_upstream_closed_on_removal_total counter\n";
+  out += "ramp_proxy_upstream_closed_on_removal_total " +
+         std::to_string(impl_->pooled_closed_on_removal.load()) + "\n";
   out += "# TYPE ramp_proxy_protocol_refusals_total counter\n";
   out += "ramp_proxy_protocol_refusals_total " + std::to_string(impl_->protocol_refusals.load()) +
          "\n";
@@ -366,7 +449,7 @@ StatusOr<std::string> ProxyServer::SignalsJson(const std::string& name, int wind
   if (!service) return Fail(NotFoundError("no service \"" + name + "\""));
   const int64_t now = NowUnix();
   json out = {{"service", name},
-              {"version", service->table.load()->version},
+              {"version", service->Table()->version},
               {"now", now},
               {"windowSeconds", window_seconds},
               {"revisions", json::object()}};

@@ -313,6 +313,69 @@ TEST_F(ProxyTest, BadClientsAreRefused) {
   EXPECT_EQ(Body(Get(port, "/")), "stable");  // still serving
 }
 
+TEST_F(ProxyTest, OversizedMalformedAndSlowRequestsGetTheirStatus) {
+  ProxyOptions o;
+  o.limits.header_read_timeout = std::chrono::milliseconds(300);
+  o.limits.max_body_bytes = 1000;
+  o.limits.max_header_count = 20;
+  auto proxy = StartProxy(o);
+  ASSERT_TRUE(proxy->Apply("svc", Table(stable_.Port(), std::nullopt, 0)).has_value());
+  const int port = proxy->ServicePort("svc");
+  // Sends `raw` on a fresh connection; the status of the answer, and whether the proxy closed.
+  auto answer = [&](const std::string& raw, bool* closed = nullptr) {
+    Conn c(port);
+    c.Send(raw);
+    int status = StatusOf(c.ReadResponse().value_or(""));
+    if (closed != nullptr) *closed = c.ClosedByPeer();
+    return status;
+  };
+  bool closed = false;
+  // 413: a declared body over the limit is refused before any of it is read.
+  EXPECT_EQ(answer("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n", &closed), 413);
+  EXPECT_TRUE(closed);
+  // A chunked body that grows over the limit: 413 when it does, then the connection closes.
+  EXPECT_EQ(answer("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n7d0\r\n" +
+                       std::string(2000, 'a') + "\r\n0\r\n\r\n",
+                   &closed),
+            413);
+  EXPECT_TRUE(closed);
+  // 431: too many header fields, each of them small.
+  std::string many;
+  for (int i = 0; i < 30; ++i) many += "X-H" + std::to_string(i) + ": v\r\n";
+  EXPECT_EQ(answer("GET / HTTP/1.1\r\nHost: x\r\n" + many + "\r\n", &closed), 431);
+  EXPECT_TRUE(closed);
+  // 400: malformed heads and bodies.
+  for (const std::string raw : {
+           "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+           "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+           "GET / HTTP/9.1\r\nHost: x\r\n\r\n",
+           "GET / HTTP/1.1\r\nHost: x\r\nBad Header: v\r\n\r\n",
+           "GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n",
+           "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n",
+       }) {
+    EXPECT_EQ(answer(raw, &closed), 400) << raw;
+    EXPECT_TRUE(closed) << raw;
+  }
+  // 408: a request head that stops arriving (slowloris) is answered, then closed.
+  {
+    Conn c(port);
+    c.Send("GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+    auto r = c.ReadResponse();
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(StatusOf(*r), 408);
+    EXPECT_EQ(Body(*r), "request header not received in time\n");
+    EXPECT_TRUE(c.ClosedByPeer());
+  }
+  // The same limit applies to the next request of a keep-alive connection.
+  {
+    Conn c(port);
+    c.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHo");
+    EXPECT_EQ(StatusOf(c.ReadResponse().value_or("")), 200);
+    EXPECT_EQ(StatusOf(c.ReadResponse().value_or("")), 408);
+  }
+  EXPECT_EQ(Body(Get(port, "/")), "stable");  // still serving
+}
+
 TEST_F(ProxyTest, AdminApiAndPersistenceAcrossRestart) {
   auto dir =
       std::filesystem::temp_directory_path() / ("ramp-proxy-test-" + std::to_string(::getpid()));

@@ -288,8 +288,7 @@ TEST_F(ProxyRouterIntegration, BadConfigurationIsInvalidArgument) {
   EXPECT_THAT(unknown.error().message(), HasSubstr(".weight: unknown field"));
 }
 
-// Enabled once the proxy serves mirrorRoutes (the next commit).
-TEST_F(ProxyRouterIntegration, DISABLED_MirrorRoutesCopyRequestsToTheCanary) {
+TEST_F(ProxyRouterIntegration, MirrorRoutesCopyRequestsToTheCanary) {
   auto router = Make();
   ASSERT_NE(router, nullptr);
   TrafficRouter& r = *router;

@@ -332,8 +332,22 @@ void RegisterStatus(CLI::App* app) {
         auto r = client.Call("GET", RolloutPath(*c, *name));
         if (!r) return Report("status", r.error());
         const json& status = (*r)["rollout"]["status"];
-        const std::string phase = status.value("phase", "Progressing");
-        const std::string message = status.value("message", "");
+        std::string phase = status.value("phase", "Progressing");
+        std::string message = status.value("message", "");
+        // As Argo's CLI: a spec the controller has not yet seen is still Progressing, so a
+        // `status` right after `apply` never reports the previous update's outcome.
+        const json& meta = (*r)["rollout"]["metadata"];
+        if (meta.is_object() && meta.contains("generation") &&
+            status.value("observedGeneration", "") != meta["generation"].dump()) {
+          phase = "Progressing";
+          message = "waiting for rollout spec update to be observed";
+        } else if (phase == "Degraded" && !status.value("abort", false) &&
+                   message.rfind("RolloutAborted", 0) == 0) {
+          // An update of an aborted rollout clears `abort` first; its Progressing condition
+          // turns from RolloutAborted to RolloutRetry one reconcile later (Argo's order).
+          phase = "Progressing";
+          message = "retrying after abort";
+        }
         const std::string line = message.empty() ? phase : phase + " - " + message;
         if (line != last) std::cout << line << "\n" << std::flush;
         last = line;

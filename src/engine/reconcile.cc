@@ -1336,7 +1336,9 @@ void Reconciler::ReconcileWebhookStep() {
     const std::string id = fmt::format("webhook/{}/{}/{}", new_hash_, index, e->executions);
     HookCall c = hook.call;
     c.target = ObjectRef{ro_.metadata.namespace_, ro_.metadata.name};
-    c.phase = prev_.phase;
+    // A step runs only while the update progresses (never when aborted or paused), which is
+    // the phase Flagger sends with its pre-rollout, rollout and gate hooks.
+    c.phase = std::string(RolloutPhaseName(RolloutPhase::kProgressing));
     c.checksum = new_hash_;
     intents_.push_back(CallHook{id, std::move(c)});
     e->phase = "Running";

@@ -22,6 +22,7 @@ using nlohmann::json;
 
 constexpr std::string_view kDefaultNamespace = "default";
 constexpr auto kStoreWait = std::chrono::seconds(30);
+constexpr std::string_view kTrafficRouterAnnotation = "ramp.dev/traffic-router";
 
 // Waits for an asynchronous store call (start-up and shutdown only, never on a loop thread).
 template <typename T, typename Call>
@@ -531,6 +532,30 @@ StatusOr<std::optional<std::pair<std::string, RouterContext>>> RouterFor(
     const spec::Rollout& rollout) {
   using Result = std::optional<std::pair<std::string, RouterContext>>;
   const auto& canary = rollout.spec.canary;
+  auto annotation = rollout.metadata.annotations.find(std::string(kTrafficRouterAnnotation));
+  if (annotation != rollout.metadata.annotations.end()) {
+    if (!rollout.spec.blue_green) {
+      return Fail(InvalidArgumentError(fmt::format(
+          "rollout {}: the annotation {} is for blue-green rollouts; a canary names its router "
+          "in spec.strategy.canary.trafficRouting.plugins",
+          rollout.metadata.name, kTrafficRouterAnnotation)));
+    }
+    // Lint has checked the value: one ramp router and its configuration.
+    auto docs = spec::ParseDocuments(annotation->second, kTrafficRouterAnnotation);
+    const json value = docs && docs->size() == 1 ? spec::ToJson(docs->front().root) : json();
+    if (!value.is_object() || value.size() != 1) {
+      return Fail(InvalidArgumentError(
+          fmt::format("rollout {}: the annotation {} must map one ramp router to its "
+                      "configuration",
+                      rollout.metadata.name, kTrafficRouterAnnotation)));
+    }
+    RouterContext context;
+    context.rollout = ObjectRef{rollout.metadata.namespace_, rollout.metadata.name};
+    context.active_service = rollout.spec.blue_green->active_service;
+    context.preview_service = rollout.spec.blue_green->preview_service;
+    context.config_json = value.begin().value().dump();
+    return Result(std::make_pair(value.begin().key(), std::move(context)));
+  }
   if (!canary || !canary->traffic_routing) return Result();
   const spec::RolloutTrafficRouting& tr = *canary->traffic_routing;
   std::vector<std::string> names;

@@ -122,9 +122,11 @@ class Daemon {
   virtual void Shutdown() = 0;
 };
 
-// The router a rollout names in trafficRouting.plugins and its context; nullopt (and no error)
-// when the rollout has no traffic routing ramp drives off Kubernetes. kInvalidArgument when it
-// names several.
+// The router a rollout names and its context: a canary's trafficRouting.plugins["ramp/…"], a
+// blue-green rollout's annotation ramp.dev/traffic-router (its active and preview services name
+// the router's backend sets). nullopt (and no error) when the rollout has no traffic routing ramp
+// drives off Kubernetes. kInvalidArgument when a canary names several, or carries the
+// annotation.
 StatusOr<std::optional<std::pair<std::string, RouterContext>>> RouterFor(
     const spec::Rollout& rollout);
 

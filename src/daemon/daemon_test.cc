@@ -20,6 +20,7 @@
 #include "net/event_loop.h"
 #include "ramp/http_client.h"
 #include "runtime/runtime_testing.h"
+#include "spec/manifest.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace ramp::daemon {
@@ -365,6 +366,72 @@ TEST_F(ApiTest, MalformedAndOversizedRequestsAreRefused) {
   HttpResponse big = Call("POST", "/v1/apply", std::string(200 * 1024, 'x'), op);
   EXPECT_EQ(big.status, 413);
   EXPECT_EQ(Call("GET", "/v2/nothing", "", op).status, 404);
+}
+
+}  // namespace
+}  // namespace ramp::daemon
+
+namespace ramp::daemon {
+namespace {
+
+spec::Rollout ParseRollout(const std::string& text) {
+  spec::ManifestSet set = spec::LoadManifests(text, "rollout.yaml");
+  EXPECT_EQ(set.rollouts.size(), 1u) << set.diagnostics.ErrorText();
+  return set.rollouts.empty() ? spec::Rollout() : *set.rollouts[0].object;
+}
+
+constexpr char kBlueGreen[] = R"(apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata:
+  name: billing
+  annotations:
+    ramp.dev/traffic-router: |
+      ramp/proxy: {listen: "127.0.0.1:8080", previewListen: "127.0.0.1:8081"}
+spec:
+  selector: {matchLabels: {app: billing}}
+  template:
+    metadata: {labels: {app: billing}}
+    spec:
+      containers: [{name: billing, image: billing:1, command: [/bin/true]}]
+  strategy:
+    blueGreen: {activeService: billing-active, previewService: billing-preview}
+)";
+
+TEST(RouterFor, ABlueGreenRolloutNamesItsRouterInTheAnnotation) {
+  auto chosen = RouterFor(ParseRollout(kBlueGreen));
+  ASSERT_TRUE(chosen.has_value()) << chosen.error().message();
+  ASSERT_TRUE(chosen->has_value());
+  EXPECT_EQ((*chosen)->first, "ramp/proxy");
+  const RouterContext& c = (*chosen)->second;
+  EXPECT_EQ(c.active_service, "billing-active");
+  EXPECT_EQ(c.preview_service, "billing-preview");
+  EXPECT_TRUE(c.stable_service.empty());
+  EXPECT_EQ(json::parse(c.config_json),
+            json({{"listen", "127.0.0.1:8080"}, {"previewListen", "127.0.0.1:8081"}}));
+}
+
+TEST(RouterFor, ACanaryMayNotUseTheAnnotation) {
+  std::string text = kBlueGreen;
+  text.replace(text.find("blueGreen: {activeService: billing-active, previewService: "
+                         "billing-preview}"),
+               std::string("blueGreen: {activeService: billing-active, previewService: "
+                           "billing-preview}")
+                   .size(),
+               "canary: {steps: [{setWeight: 50}]}");
+  auto chosen = RouterFor(ParseRollout(text));
+  ASSERT_FALSE(chosen.has_value());
+  EXPECT_EQ(chosen.error().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(chosen.error().message().find("trafficRouting.plugins"), std::string::npos)
+      << chosen.error().message();
+}
+
+TEST(RouterFor, ABlueGreenRolloutWithoutTheAnnotationHasNoRouter) {
+  std::string text = kBlueGreen;
+  const size_t from = text.find("  annotations:");
+  text.erase(from, text.find("spec:") - from);
+  auto chosen = RouterFor(ParseRollout(text));
+  ASSERT_TRUE(chosen.has_value());
+  EXPECT_FALSE(chosen->has_value());
 }
 
 }  // namespace

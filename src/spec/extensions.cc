@@ -27,12 +27,14 @@ constexpr std::string_view kRampPluginPrefix = "ramp/";
 constexpr std::string_view kRampAnnotationPrefix = "ramp.dev/";
 constexpr std::string_view kPlatformAnnotation = "ramp.dev/platform";
 constexpr std::string_view kStaticInstancesAnnotation = "ramp.dev/static-instances";
+constexpr std::string_view kTrafficRouterAnnotation = "ramp.dev/traffic-router";
 constexpr std::string_view kNotificationsPrefix = "notifications.argoproj.io/";
 constexpr std::string_view kSubscribePrefix = "subscribe.";
 constexpr std::string_view kSubscribeYaml = "subscribe_yaml";
 constexpr std::string_view kRampApiVersion = "ramp.dev/v1alpha1";
 
-constexpr std::string_view kRampAnnotations[] = {kPlatformAnnotation, kStaticInstancesAnnotation};
+constexpr std::string_view kRampAnnotations[] = {kPlatformAnnotation, kStaticInstancesAnnotation,
+                                                 kTrafficRouterAnnotation};
 constexpr std::string_view kPlatforms[] = {"static", "process", "kubernetes"};
 constexpr std::string_view kRouters[] = {"ramp/proxy", "ramp/haproxy", "ramp/nginx"};
 constexpr std::string_view kMetricProviders[] = {"ramp/builtin", "ramp/judge-errors",
@@ -589,6 +591,13 @@ void CheckProxyRouter(DecodeContext* ctx, const Node& config, const std::string&
     Required(ctx, config.mark, r.FieldPath("listen"),
              "the address the proxy serves the Rollout's traffic on, e.g. \"0.0.0.0:8080\" or "
              "\":8080\"");
+  }
+  if (auto preview = GetString(r, "previewListen")) {
+    CheckAddressField(ctx, *preview, true);
+    if (listen && preview->value == listen->value) {
+      ctx->Error(preview->mark, preview->path,
+                 "must differ from listen (both are " + Q(preview->value) + ")");
+    }
   }
   if (const Node* admin = r.Field("admin")) CheckProxyAdmin(ctx, *admin, r.FieldPath("admin"));
   if (const Node* sticky = r.Field("sticky")) {
@@ -1290,6 +1299,26 @@ void Relocate(Node* n, const MapEntry& e) {
   }
 }
 
+// ramp.dev/traffic-router: the router of a blue-green Rollout off Kubernetes, as a one-entry map
+// {"ramp/<router>": config} — the shape of canary.trafficRouting.plugins.
+void CheckTrafficRouterAnnotation(DecodeContext* ctx, const MapEntry& e, const std::string& path) {
+  constexpr std::string_view kExpected =
+      "a map with one ramp router and its configuration, e.g. {\"ramp/proxy\": {\"listen\": "
+      "\":8080\", \"previewListen\": \":8081\"}}";
+  auto root = ParseAnnotationValue(ctx, e, path, kExpected);
+  if (!root) return;
+  Relocate(&*root, e);
+  if (!root->IsMap() || root->entries.size() != 1) {
+    ctx->Error(root->mark, path,
+               "expected " + std::string(kExpected) + ", got " +
+                   (root->IsMap() ? std::to_string(root->entries.size()) + " entries"
+                                  : std::string(root->TypeName())));
+    return;
+  }
+  const MapEntry& router = root->entries.front();
+  ValidateRampRouterPlugin(ctx, router.key, router.value, KeyPath(path, router.key));
+}
+
 void CheckStaticInstances(DecodeContext* ctx, const MapEntry& e, const std::string& path) {
   constexpr std::string_view kExpected =
       "a map from image to a list of \"host:port\" instance addresses, e.g. "
@@ -1534,6 +1563,8 @@ void ValidateRolloutAnnotations(DecodeContext* ctx, const Node* annotations,
         platform = &e;
         Field<std::string> f{e.value.scalar, e.value.mark, kp};
         CheckOneOf(ctx, f, kPlatforms);
+      } else if (e.key == kTrafficRouterAnnotation) {
+        if (e.value.IsScalar()) CheckTrafficRouterAnnotation(ctx, e, kp);
       } else if (e.key == kStaticInstancesAnnotation) {
         if (!e.value.IsScalar()) continue;
         instances = &e;

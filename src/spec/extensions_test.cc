@@ -520,9 +520,41 @@ TEST(Annotations, UnknownRampKey) {
               ElementsAre(At(2, 3, "metadata.annotations[\"ramp.dev/platfrom\"]",
                              "unknown ramp annotation \"ramp.dev/platfrom\" (did you mean "
                              "\"ramp.dev/platform\"?); known ramp.dev annotations: "
-                             "ramp.dev/platform, ramp.dev/static-instances"),
+                             "ramp.dev/platform, ramp.dev/static-instances, "
+                             "ramp.dev/traffic-router"),
                           At(3, 3, "metadata.annotations[\"ramp.dev/x\"]",
                              "unknown ramp annotation \"ramp.dev/x\"; known")));
+}
+
+TEST(Annotations, TrafficRouterOfABlueGreenRollout) {
+  Fixture f(R"y(annotations:
+  ramp.dev/traffic-router: |
+    ramp/proxy: {listen: ":8080", previewListen: "127.0.0.1:8081"}
+)y");
+  Annotations(f);
+  EXPECT_THAT(f.diags.items(), IsEmpty());
+}
+
+TEST(Annotations, TrafficRouterErrorsPointIntoTheValue) {
+  Fixture f(R"y(annotations:
+  ramp.dev/traffic-router: |
+    ramp/proxy: {listen: ":8080", previewListen: ":8080", lisen: x}
+)y");
+  Annotations(f);
+  const std::string at = "metadata.annotations[\"ramp.dev/traffic-router\"][\"ramp/proxy\"]";
+  EXPECT_THAT(f.Errors(), ElementsAre(At(3, 50, at + ".previewListen", "must differ from listen"),
+                                      At(3, 59, at + ".lisen", "unknown field \"lisen\"")));
+
+  Fixture g("annotations:\n  ramp.dev/traffic-router: '{\"ramp/envoy\": {}, \"ramp/x\": {}}'\n");
+  Annotations(g);
+  EXPECT_THAT(g.Errors(), ElementsAre(At(2, 29, "metadata.annotations[\"ramp.dev/traffic-router\"]",
+                                         "expected a map with one ramp router")));
+  Fixture h("annotations:\n  ramp.dev/traffic-router: '{\"ramp/envoy\": {}}'\n");
+  Annotations(h);
+  EXPECT_THAT(
+      h.Errors(),
+      ElementsAre(At(2, 44, "metadata.annotations[\"ramp.dev/traffic-router\"][\"ramp/envoy\"]",
+                     "unknown ramp traffic router")));
 }
 
 TEST(Annotations, StaticNeedsInstancesAndInstancesNeedStatic) {

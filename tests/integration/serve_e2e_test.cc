@@ -4,6 +4,7 @@
 #include <atomic>
 #include <csignal>
 #include <fstream>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -131,6 +132,80 @@ TEST_F(ServeEndToEndTest, FailingAnalysisAbortsAndTrafficReturnsToStable) {
   ASSERT_TRUE(Eventually([&] { return Traffic(10)["v1"] == 10; }, std::chrono::seconds(30)));
   CliResult runs = RunRamp("get", "analysisruns " + state_);
   EXPECT_NE(runs.out.find("Failed"), std::string::npos) << runs.out;
+}
+
+// Blue-green off Kubernetes: the built-in proxy serves the active revision on one port and the
+// preview on another (annotation ramp.dev/traffic-router); a manual promote switches the active
+// one.
+TEST_F(ServeEndToEndTest, BlueGreenWithManualPromoteSwitchesTheActiveService) {
+  const int preview_port = FreePort();
+  auto manifest = [&](const std::string& version) {
+    return fmt::format(R"(apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata:
+  name: web
+  annotations:
+    ramp.dev/traffic-router: |
+      ramp/proxy: {{listen: "127.0.0.1:{port}", previewListen: "127.0.0.1:{preview}"}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      containers:
+        - name: web
+          image: web:{version}
+          command: ["{app}"]
+          env: [{{name: VERSION, value: "{version}"}}]
+          ports: [{{name: http, containerPort: 8080}}]
+          readinessProbe:
+            httpGet: {{path: /healthz, port: http}}
+            periodSeconds: 1
+  strategy:
+    blueGreen:
+      activeService: web-active
+      previewService: web-preview
+      autoPromotionEnabled: false
+      scaleDownDelaySeconds: 2
+)",
+                       fmt::arg("port", listen_port_), fmt::arg("preview", preview_port),
+                       fmt::arg("version", version), fmt::arg("app", demo_app_));
+  };
+  CliResult applied = Apply(manifest("v1"));
+  ASSERT_EQ(applied.exit_code, 0) << applied.out << applied.err;
+  ASSERT_EQ(RunRamp("status", "web --timeout 60s " + state_).exit_code, 0) << Log("serve.log");
+  ASSERT_TRUE(Eventually([&] { return Traffic(5)["v1"] == 5; }, std::chrono::seconds(20)))
+      << Log("serve.log");
+
+  // v2 comes up behind the preview port and waits for a promote; the active port keeps v1.
+  ASSERT_EQ(Apply(manifest("v2")).exit_code, 0);
+  ASSERT_TRUE(Eventually([&] { return Phase() == "Paused"; }, std::chrono::seconds(60)))
+      << Log("serve.log");
+  ASSERT_TRUE(Eventually([&] { return serve_testing::Traffic(preview_port, 5)["v2"] == 5; },
+                         std::chrono::seconds(20)))
+      << Log("serve.log");
+  EXPECT_EQ(Traffic(20)["v1"], 20);
+
+  // Requests keep flowing while the active service switches: none fails.
+  std::atomic<bool> stop{false};
+  std::map<std::string, int> during;
+  std::thread load([&] {
+    while (!stop) {
+      for (const auto& [version, n] : Traffic(5)) during[version] += n;
+    }
+  });
+  CliResult promoted = RunRamp("promote", "web " + state_);
+  ASSERT_EQ(promoted.exit_code, 0) << promoted.err;
+  CliResult status = RunRamp("status", "web --timeout 60s " + state_);
+  ASSERT_TRUE(Eventually([&] { return Traffic(10)["v2"] == 10; }, std::chrono::seconds(30)));
+  stop = true;
+  load.join();
+  EXPECT_EQ(status.exit_code, 0) << status.out << Log("serve.log");
+  EXPECT_EQ(during["error"], 0);
+  EXPECT_GT(during["v2"], 0);
+  EXPECT_EQ(View()["status"]["blueGreen"].value("activeSelector", ""),
+            View()["status"].value("currentPodHash", "?"));
 }
 
 TEST_F(ServeEndToEndTest, TheCliNeedsAValidToken) {

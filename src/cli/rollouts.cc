@@ -388,9 +388,34 @@ void RegisterDelete(CLI::App* app) {
   }
 }
 
+// `terminate analysisrun NAME` (aliases ar, analysisruns), as Argo's: the run stops taking
+// measurements and completes; a step or background analysis that ends Successful lets its rollout
+// go on.
+void RegisterTerminate(CLI::App* app) {
+  auto* terminate = app->add_subcommand("terminate", "Terminate an AnalysisRun");
+  terminate->require_subcommand(1);
+  auto c = std::make_shared<Common>();
+  auto name = std::make_shared<std::string>();
+  auto* cmd = terminate->add_subcommand("analysisrun", "Terminate an AnalysisRun");
+  cmd->alias("ar");
+  cmd->alias("analysisruns");
+  cmd->add_option("NAME", *name, "AnalysisRun name (see `ramp get analysisruns`)")->required();
+  AddCommon(cmd, c.get());
+  cmd->callback([c, name] {
+    WithClient("terminate analysisrun", *c, [&](ApiClient& client) {
+      auto r = client.Call("POST", "/v1/analysisruns/" + PathSegment(c->namespace_) + "/" +
+                                       PathSegment(*name) + "/actions/terminate");
+      if (!r) return Report("terminate analysisrun", r.error());
+      std::cout << fmt::format("analysisrun '{}' {}\n", *name, r->value("message", "terminated"));
+      return 0;
+    });
+  });
+}
+
 }  // namespace
 
 void RegisterRolloutVerbs(CLI::App* app) {
+  RegisterTerminate(app);
   RegisterApply(app);
   RegisterGet(app);
   RegisterList(app);

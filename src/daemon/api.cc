@@ -286,6 +286,20 @@ class ApiImpl : public ApiServer {
     // /v1/rollouts[/ns/name[/events|/actions/<verb>]]
     if (parts.size() >= 2 && parts[1] == "rollouts") return Rollouts(req, parts, reply, send);
     if (parts.size() >= 2 && parts[1] == "analysistemplates") return Templates(req, parts, send);
+    // /v1/analysisruns/<ns>/<name>/actions/terminate
+    if (parts.size() == 6 && parts[1] == "analysisruns" && parts[4] == "actions") {
+      if (req.method != "POST") return send(ErrorReply(405, "use POST"));
+      if (parts[5] != "terminate") {
+        return send(ErrorReply(404, fmt::format("unknown analysisrun action \"{}\"; one of "
+                                                "terminate",
+                                                parts[5])));
+      }
+      daemon_->TerminateAnalysisRun(ObjectRef{parts[2], parts[3]}, [send](StatusOr<std::string> r) {
+        if (!r) return send(ErrorReply(HttpStatusOf(r.error()), r.error().message()));
+        send(JsonReply(200, {{"message", *r}}));
+      });
+      return;
+    }
     if (parts.size() == 2 && parts[1] == "analysisruns") {
       json runs = json::array();
       const std::string ns = req.query.count("namespace") ? req.query.at("namespace") : "";

@@ -228,6 +228,31 @@ class DaemonImpl : public Daemon, public std::enable_shared_from_this<DaemonImpl
     controller->Act(std::move(action), std::move(done));
   }
 
+  void TerminateAnalysisRun(const ObjectRef& run, StatusOrCallback<std::string> done) override {
+    // A run belongs to the rollout whose state holds it (its name starts with the rollout's).
+    std::shared_ptr<runtime::RolloutController> owner;
+    ObjectRef owner_ref;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& [ref, entry] : entries_) {
+        if (ref.namespace_ != run.namespace_ || !entry.controller) continue;
+        const runtime::RolloutSnapshot snap = entry.controller->Snapshot();
+        for (const spec::AnalysisRun& r : snap.state.analysis_runs) {
+          if (r.metadata.name == run.name) {
+            owner = entry.controller;
+            owner_ref = ref;
+          }
+        }
+        if (owner) break;
+      }
+    }
+    if (!owner) {
+      return done(Fail(NotFoundError(fmt::format("analysisrun {} not found", run.Key()))));
+    }
+    Log(owner_ref.Key(), fmt::format("action terminate analysisrun {}", run.name));
+    owner->TerminateAnalysisRun(run.name, std::move(done));
+  }
+
   void DeleteRollout(const ObjectRef& ref, StatusCallback done) override {
     std::shared_ptr<runtime::RolloutController> controller;
     {
@@ -608,6 +633,9 @@ StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
     void Act(const ObjectRef& ref, engine::UserAction action,
              StatusOrCallback<std::string> done) override {
       impl->Act(ref, std::move(action), std::move(done));
+    }
+    void TerminateAnalysisRun(const ObjectRef& run, StatusOrCallback<std::string> done) override {
+      impl->TerminateAnalysisRun(run, std::move(done));
     }
     void DeleteRollout(const ObjectRef& ref, StatusCallback done) override {
       impl->DeleteRollout(ref, std::move(done));

@@ -106,6 +106,10 @@ class Daemon {
   virtual void Act(const ObjectRef& ref, engine::UserAction action,
                    StatusOrCallback<std::string> done) = 0;
 
+  // Argo's `terminate analysisrun`: the AnalysisRun `run` of whichever rollout owns it is
+  // terminated (runtime::RolloutController::TerminateAnalysisRun); kNotFound when none does.
+  virtual void TerminateAnalysisRun(const ObjectRef& run, StatusOrCallback<std::string> done) = 0;
+
   // Deletes a rollout: every instance stopped, its routes removed, its stored record deleted.
   virtual void DeleteRollout(const ObjectRef& ref, StatusCallback done) = 0;
 

@@ -166,6 +166,32 @@ class ControllerImpl : public RolloutController,
     });
   }
 
+  void TerminateAnalysisRun(std::string name, StatusOrCallback<std::string> done) override {
+    Post([name = std::move(name), done = std::move(done)](ControllerImpl* self) mutable {
+      if (self->stopping_) {
+        return done(Fail(FailedPreconditionError("the rollout is being deleted")));
+      }
+      auto& runs = self->state_.analysis_runs;
+      auto run = std::find_if(runs.begin(), runs.end(),
+                              [&](const spec::AnalysisRun& r) { return r.metadata.name == name; });
+      if (run == runs.end()) {
+        return done(Fail(NotFoundError(
+            fmt::format("analysisrun {} not found in rollout {}", name, self->ref_.Key()))));
+      }
+      if (run->spec.terminate) return done(std::string("terminated"));
+      // Kept in the state at once, so a cycle that writes before this write completes stores
+      // it too; the answer waits for the store.
+      run->spec.terminate = true;
+      self->WriteStatus(engine::EncodeRolloutState(self->state_).dump(),
+                        [self, done = std::move(done)](Status s) mutable {
+                          if (!s.ok()) return done(Fail(s));
+                          self->Publish();
+                          done(std::string("terminated"));
+                          self->Kick();
+                        });
+    });
+  }
+
   void Kick() override {
     Post([](ControllerImpl* self) {
       if (self->cycle_running_) {

@@ -105,6 +105,12 @@ class RolloutController {
   // Answers what the CLI prints after "rollout '<name>' ".
   virtual void Act(engine::UserAction action, StatusOrCallback<std::string> done) = 0;
 
+  // Argo's `terminate analysisrun`: sets spec.terminate on the rollout's AnalysisRun `name`, stores
+  // it, then reconciles (a terminated run completes as Argo completes it: running measurements
+  // are stopped, and a run with nothing failed is Successful). kNotFound when the rollout has no
+  // such run. Answers what the CLI prints after "analysisrun '<name>' ".
+  virtual void TerminateAnalysisRun(std::string name, StatusOrCallback<std::string> done) = 0;
+
   // Asks for a cycle soon (something changed outside: a template, the platform).
   virtual void Kick() = 0;
 

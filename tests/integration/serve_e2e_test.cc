@@ -208,6 +208,64 @@ spec:
             View()["status"].value("currentPodHash", "?"));
 }
 
+// `terminate analysisrun`: a step analysis that would measure forever (interval, no count) is
+// ended by hand; it completes Successful and the rollout finishes its steps.
+TEST_F(ServeEndToEndTest, TerminatingAnAnalysisRunLetsTheRolloutGoOn) {
+  AppSpec a;
+  a.port = listen_port_;
+  a.steps =
+      "        - setWeight: 50\n"
+      "        - analysis: {templates: [{templateName: forever}]}\n";
+  const std::string forever = fmt::format(R"(apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {{name: forever}}
+spec:
+  metrics:
+    - name: answers
+      interval: 1s
+      successCondition: result == 'v1' || result == 'v2'
+      provider:
+        web: {{url: "http://127.0.0.1:{}/", jsonPath: "{{$.version}}"}}
+---
+)",
+                                          listen_port_);
+  ASSERT_EQ(Apply(forever + ServeFixture::Manifest(a)).exit_code, 0);
+  ASSERT_EQ(RunRamp("status", "web --timeout 60s " + state_).exit_code, 0) << Log("serve.log");
+  a.version = "v2";
+  ASSERT_EQ(Apply(forever + ServeFixture::Manifest(a)).exit_code, 0);
+
+  std::string run;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        const json s = View()["status"]["canary"];
+        run = s.value("currentStepAnalysisRunStatus", json::object()).value("name", "");
+        return !run.empty();
+      },
+      std::chrono::seconds(60)))
+      << Log("serve.log");
+  // It keeps measuring: still Progressing with its run Running after several intervals.
+  ASSERT_TRUE(Eventually(
+      [&] {
+        CliResult runs = RunRamp("get", "analysisruns " + state_);
+        return runs.out.find(run) != std::string::npos &&
+               runs.out.find("Running") != std::string::npos;
+      },
+      std::chrono::seconds(30)));
+  EXPECT_EQ(Phase(), "Progressing");
+
+  CliResult unknown = RunRamp("terminate", "analysisrun no-such-run " + state_);
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_NE(unknown.err.find("not found"), std::string::npos) << unknown.err;
+
+  CliResult terminated = RunRamp("terminate", "analysisrun " + run + " " + state_);
+  ASSERT_EQ(terminated.exit_code, 0) << terminated.err;
+  EXPECT_EQ(terminated.out, "analysisrun '" + run + "' terminated\n");
+  CliResult status = RunRamp("status", "web --timeout 60s " + state_);
+  EXPECT_EQ(status.exit_code, 0) << status.out << Log("serve.log");
+  CliResult runs = RunRamp("get", "analysisruns " + state_);
+  EXPECT_NE(runs.out.find("Successful"), std::string::npos) << runs.out;
+}
+
 TEST_F(ServeEndToEndTest, TheCliNeedsAValidToken) {
   const std::string bad = (dir_ / "bad.token").string();
   std::ofstream(bad) << "not-the-token-0123456789\n";

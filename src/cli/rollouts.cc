@@ -5,6 +5,7 @@
 #include <chrono>
 #include <iostream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -412,10 +413,49 @@ void RegisterTerminate(CLI::App* app) {
   });
 }
 
+// `logs NAME [--revision N] [--tail L]`: what the rollout's process instances wrote to stdout and
+// stderr, each line prefixed with its revision and instance.
+void RegisterLogs(CLI::App* app) {
+  auto c = std::make_shared<Common>();
+  auto name = std::make_shared<std::string>();
+  auto revision = std::make_shared<int64_t>(0);
+  auto tail = std::make_shared<size_t>(200);
+  auto* cmd = app->add_subcommand(
+      "logs", "Print the output of a rollout's process instances (ramp serve --platform process)");
+  cmd->add_option("NAME", *name, "Rollout name")->required();
+  cmd->add_option("--revision", *revision,
+                  "Only this revision (default: every revision with instances now)");
+  cmd->add_option("--tail", *tail, "Lines per instance, from the end (0: all, up to 1 MiB)")
+      ->capture_default_str();
+  AddCommon(cmd, c.get());
+  cmd->callback([c, name, revision, tail] {
+    WithClient("logs", *c, [&](ApiClient& client) {
+      std::string path = RolloutPath(*c, *name) + "/logs?tail=" + std::to_string(*tail);
+      if (*revision > 0) path += "&revision=" + std::to_string(*revision);
+      auto r = client.Call("GET", path);
+      if (!r) return Report("logs", r.error());
+      const json& items = (*r)["items"];
+      if (!items.is_array() || items.empty()) {
+        std::cerr << fmt::format("rollout '{}' has no instance output{}\n", *name,
+                                 *revision > 0 ? " for that revision" : "");
+        return 0;
+      }
+      for (const json& item : items) {
+        const std::string prefix = fmt::format("[revision {} {}] ", item.value("revision", 0),
+                                               item.value("instance", "?"));
+        std::istringstream lines(item.value("text", ""));
+        for (std::string line; std::getline(lines, line);) std::cout << prefix << line << "\n";
+      }
+      return 0;
+    });
+  });
+}
+
 }  // namespace
 
 void RegisterRolloutVerbs(CLI::App* app) {
   RegisterTerminate(app);
+  RegisterLogs(app);
   RegisterApply(app);
   RegisterGet(app);
   RegisterList(app);

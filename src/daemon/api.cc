@@ -19,12 +19,16 @@
 
 #include "engine/status.h"
 #include "net/http_server.h"
+#include "platform/process/instance_logs.h"
 #include "spec/analysis.h"
 
 namespace ramp::daemon {
 namespace {
 
 using nlohmann::json;
+
+// At most this much of each instance's log in one answer.
+constexpr size_t kMaxLogBytes = 1 << 20;
 
 std::vector<std::string> Split(std::string_view path) {
   std::vector<std::string> parts;
@@ -314,6 +318,51 @@ class ApiImpl : public ApiServer {
     send(ErrorReply(404, "no such route"));
   }
 
+  // GET /v1/rollouts/NS/NAME/logs[?revision=N][&tail=LINES]: the output of the rollout's process
+  // instances — of revision N, or of every revision that has instances now.
+  template <typename Send>
+  void Logs(const net::ServerRequest& req, const ObjectRef& ref, Send send) {
+    if (req.method != "GET") return send(ErrorReply(405, "use GET"));
+    if (options_.instance_logs_dir.empty()) {
+      return send(ErrorReply(501, "instance logs are kept by the process platform only"));
+    }
+    auto v = daemon_->GetRollout(ref);
+    if (!v) return send(ErrorReply(404, v.error().message(), "ramp list rollouts -A"));
+    size_t tail = 200;
+    std::optional<int64_t> revision;
+    try {
+      if (req.query.count("tail")) tail = std::stoul(req.query.at("tail"));
+      if (req.query.count("revision")) revision = std::stoll(req.query.at("revision"));
+    } catch (const std::exception&) {
+      return send(ErrorReply(400, "tail and revision must be whole numbers"));
+    }
+    std::set<std::string> running;
+    for (const RevisionStatus& r : v->snapshot.revisions) {
+      if (!r.instances.empty()) running.insert(r.hash);
+    }
+    json items = json::array();
+    bool found = false;
+    for (const engine::RevisionRecord& rec : v->snapshot.state.revisions) {
+      if (revision ? rec.revision != *revision : running.count(rec.hash) == 0) continue;
+      found = true;
+      for (const platform::InstanceLog& log :
+           platform::ListInstanceLogs(options_.instance_logs_dir, ref, rec.hash)) {
+        auto text = platform::TailFile(log.path, tail, kMaxLogBytes);
+        if (!text) continue;  // removed while listed
+        items.push_back({{"revision", rec.revision},
+                         {"hash", rec.hash},
+                         {"instance", log.instance},
+                         {"text", std::move(*text)}});
+      }
+    }
+    if (revision && !found) {
+      return send(ErrorReply(404,
+                             fmt::format("rollout {} has no revision {}", ref.Key(), *revision),
+                             "ramp get rollout " + ref.name));
+    }
+    send(JsonReply(200, {{"items", items}}));
+  }
+
   template <typename Send>
   void Rollouts(const net::ServerRequest& req, const std::vector<std::string>& parts,
                 const std::shared_ptr<net::ServerReply>&, Send send) {
@@ -341,6 +390,7 @@ class ApiImpl : public ApiServer {
       }
       return send(ErrorReply(405, "use GET or DELETE"));
     }
+    if (parts.size() == 5 && parts[4] == "logs") return Logs(req, ref, send);
     if (parts.size() == 5 && parts[4] == "events") {
       size_t limit = 100;
       if (req.query.count("limit"))

@@ -46,6 +46,11 @@ struct ApiOptions {
   size_t max_body_bytes = 4 << 20;
   int threads = 2;
   const Clock* clock = nullptr;  // required
+  // The process platform's state directory, whose instance output `GET …/logs` reads; empty: the
+  // platform keeps no logs (501).
+  std::string instance_logs_dir;
+  // More Prometheus text appended to /metrics (the notifier's notification_send_* counters).
+  std::function<std::string()> extra_metrics;
 };
 
 class ApiServer {

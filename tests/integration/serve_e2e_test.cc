@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -264,6 +265,40 @@ spec:
   EXPECT_EQ(status.exit_code, 0) << status.out << Log("serve.log");
   CliResult runs = RunRamp("get", "analysisruns " + state_);
   EXPECT_NE(runs.out.find("Successful"), std::string::npos) << runs.out;
+}
+
+// `ramp logs`: what each process instance printed, per revision.
+TEST_F(ServeEndToEndTest, LogsShowWhatEachInstancePrinted) {
+  ASSERT_EQ(Apply(Manifest("v1", 0, false)).exit_code, 0);
+  ASSERT_EQ(RunRamp("status", "web --timeout 60s " + state_).exit_code, 0) << Log("serve.log");
+  ASSERT_EQ(Apply(Manifest("v2", 0, false)).exit_code, 0);
+  ASSERT_TRUE(Eventually([&] { return Phase() == "Paused"; }, std::chrono::seconds(60)));
+
+  CliResult all;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        all = RunRamp("logs", "web " + state_);
+        return all.out.find("ramp-demo-app v2 listening") != std::string::npos;
+      },
+      std::chrono::seconds(20)))
+      << all.out << all.err;
+  EXPECT_EQ(all.exit_code, 0);
+  // Both revisions run now; every line names its revision and instance.
+  EXPECT_NE(all.out.find("[revision 1 "), std::string::npos) << all.out;
+  EXPECT_NE(all.out.find("[revision 2 "), std::string::npos) << all.out;
+  std::istringstream lines(all.out);
+  for (std::string line; std::getline(lines, line);) {
+    EXPECT_EQ(line.rfind("[revision ", 0), 0u) << line;
+  }
+
+  CliResult one = RunRamp("logs", "web --revision 1 --tail 1 " + state_);
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_NE(one.out.find("ramp-demo-app v1 listening"), std::string::npos) << one.out;
+  EXPECT_EQ(one.out.find("[revision 2 "), std::string::npos) << one.out;
+
+  CliResult missing = RunRamp("logs", "web --revision 9 " + state_);
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("has no revision 9"), std::string::npos) << missing.err;
 }
 
 TEST_F(ServeEndToEndTest, TheCliNeedsAValidToken) {

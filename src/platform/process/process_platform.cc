@@ -26,6 +26,7 @@
 
 #include "common/subprocess.h"
 #include "platform/probe.h"
+#include "platform/process/instance_logs.h"
 #include "platform/process/instance_process.h"
 #include "platform/process/instance_record.h"
 
@@ -61,14 +62,6 @@ bool PortBindable(int port) {
   bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
   ::close(fd);
   return ok;
-}
-
-std::string FileSafe(std::string s) {
-  for (char& c : s) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.' && c != '_') c = '_';
-  }
-  if (s.empty() || s == "." || s == "..") s = "_" + s;
-  return s;
 }
 
 // Two pod templates are the same when their text or their JSON value is equal (a restarted

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <sstream>
 #include <string>
 
 #include <fmt/format.h>
@@ -19,6 +20,8 @@
 #include "daemon/api.h"
 #include "daemon/daemon.h"
 #include "daemon/wiring.h"
+#include "hooks/notification_config.h"
+#include "hooks/notifier.h"
 #include "hooks/webhook.h"
 #include "metrics/register.h"
 #include "net/event_loop.h"
@@ -40,6 +43,8 @@ struct ServeFlags {
   std::string secrets_dir;
   std::string proxy_admin;
   std::string proxy_token_file;
+  std::string notifications;         // Argo's notifications ConfigMap (docs/notifications.md)
+  std::string notifications_secret;  // its Secret
   int threads = 2;
   double resync_seconds = 1;
   int port_min = 20000;
@@ -60,6 +65,35 @@ void LogLine(std::string_view rollout, std::string_view line) {
   } else {
     std::cerr << fmt::format("{} level=info rollout={} msg=\"{}\"\n", stamp, rollout, line);
   }
+}
+
+// The notifications ConfigMap and Secret of --notifications / --notifications-secret; warnings
+// are logged (they never carry secret values).
+StatusOr<std::shared_ptr<const hooks::NotificationConfig>> LoadNotifications(const ServeFlags& f) {
+  auto read = [](const std::string& path) -> StatusOr<std::string> {
+    std::ifstream in(path);
+    if (!in) return Fail(FailedPreconditionError(path + ": cannot read"));
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  };
+  hooks::NotificationSecrets secrets;
+  if (!f.notifications_secret.empty()) {
+    ASSIGN_OR_RETURN(std::string text, read(f.notifications_secret));
+    ASSIGN_OR_RETURN(secrets, hooks::ParseNotificationSecret(text, f.notifications_secret));
+  }
+  ASSIGN_OR_RETURN(std::string text, read(f.notifications));
+  ASSIGN_OR_RETURN(hooks::NotificationConfig config,
+                   hooks::ParseNotificationConfig(text, f.notifications, secrets));
+  for (const std::string& w : config.warnings) LogLine("", "notifications: " + w);
+  std::vector<std::string> services;
+  for (const auto& [name, service] : config.services) services.push_back(name);
+  LogLine("",
+          fmt::format("notifications: services {} from {}",
+                      services.empty() ? "(none)" : fmt::format("{}", fmt::join(services, ", ")),
+                      f.notifications));
+  return std::shared_ptr<const hooks::NotificationConfig>(
+      std::make_shared<hooks::NotificationConfig>(std::move(config)));
 }
 
 int RunServe(const ServeFlags& f) {
@@ -120,7 +154,32 @@ int RunServe(const ServeFlags& f) {
     return 1;
   }
 
+  std::shared_ptr<const hooks::NotificationConfig> notification_config;
+  if (!f.notifications.empty()) {
+    auto loaded = LoadNotifications(f);
+    if (!loaded) {
+      std::cerr << "ramp serve: notifications: " << loaded.error().message() << "\n";
+      return 1;
+    }
+    notification_config = *loaded;
+  }
+
   auto loop = net::EventLoop::Start(f.threads);
+  std::unique_ptr<hooks::Notifier> notifier;
+  if (notification_config) {
+    hooks::NotifierOptions no;
+    no.http = http.get();
+    no.timers = loop.get();
+    no.clock = clock.get();
+    no.config = notification_config;
+    no.log = LogLine;
+    auto made = hooks::Notifier::New(std::move(no));
+    if (!made) {
+      std::cerr << "ramp serve: " << made.error().message() << "\n";
+      return 1;
+    }
+    notifier = std::move(*made);
+  }
   hooks::WebhookOptions webhook_options;
   webhook_options.http = http.get();
   webhook_options.timers = loop.get();
@@ -142,6 +201,11 @@ int RunServe(const ServeFlags& f) {
   options.instance_id = f.instance_id;
   options.resync = std::chrono::milliseconds(static_cast<int64_t>(f.resync_seconds * 1000));
   options.log = LogLine;
+  if (notifier) {
+    options.on_event = [n = notifier.get()](const StoredEvent& e, const nlohmann::json& rollout) {
+      n->Notify(hooks::NotificationEvent{e.ref, e.type, e.reason, e.message, e.time, rollout});
+    };
+  }
   auto d = daemon::Daemon::Start(std::move(options));
   if (!d) {
     std::cerr << "ramp serve: " << d.error().message() << "\n";
@@ -155,6 +219,8 @@ int RunServe(const ServeFlags& f) {
   api_options.audit_log = f.state_dir + "/audit.log";
   api_options.tokens = *tokens;
   api_options.clock = clock.get();
+  api_options.instance_logs_dir = po.state_dir;
+  if (notifier) api_options.extra_metrics = [n = notifier.get()] { return n->MetricsText(); };
   auto api = daemon::ApiServer::Start(api_options, d->get());
   if (!api) {
     std::cerr << "ramp serve: API on " << f.listen << ": " << api.error().message() << "\n";
@@ -205,6 +271,11 @@ void RegisterServe(CLI::App* app) {
                   "(127.0.0.1:PORT)");
   cmd->add_option("--proxy-token-file", flags->proxy_token_file,
                   "Bearer token file of --proxy-admin");
+  cmd->add_option("--notifications", flags->notifications,
+                  "Argo's notifications ConfigMap (YAML): services, templates, triggers "
+                  "(docs/notifications.md)");
+  cmd->add_option("--notifications-secret", flags->notifications_secret,
+                  "The Secret (YAML) whose keys --notifications refers to as $key");
   cmd->add_option("--threads", flags->threads, "Event loop threads")->capture_default_str();
   cmd->add_option("--resync", flags->resync_seconds,
                   "Seconds between instance re-reads of a waiting rollout")
@@ -214,6 +285,11 @@ void RegisterServe(CLI::App* app) {
   cmd->callback([flags] {
     if (!flags->tls_cert.empty() != !flags->tls_key.empty()) {
       std::cerr << "ramp serve: give both --tls-cert and --tls-key\n";
+      ExitCode() = 2;
+      return;
+    }
+    if (!flags->notifications_secret.empty() && flags->notifications.empty()) {
+      std::cerr << "ramp serve: --notifications-secret needs --notifications\n";
       ExitCode() = 2;
       return;
     }

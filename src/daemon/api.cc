@@ -534,6 +534,7 @@ class ApiImpl : public ApiServer {
     net::ServerResponse r;
     r.content_type = "text/plain; version=0.0.4";
     r.body = out + replicas + desired + reconciles + runs;
+    if (options_.extra_metrics) r.body += options_.extra_metrics();
     return r;
   }
 

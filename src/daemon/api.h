@@ -10,6 +10,7 @@
 // which is thread-safe; Stop may be called from any thread except a handler.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>

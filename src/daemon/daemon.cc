@@ -9,6 +9,8 @@
 #include <fmt/format.h>
 
 #include "analysis/expr_evaluator.h"
+#include "daemon/api.h"
+#include "daemon/event_tap.h"
 #include "engine/state_codec.h"
 #include "net/event_loop.h"
 #include "runtime/provider_set.h"
@@ -90,6 +92,12 @@ class DaemonImpl : public Daemon, public std::enable_shared_from_this<DaemonImpl
   ~DaemonImpl() override { Shutdown(); }
 
   Status Load() {
+    if (options_.on_event) {
+      std::weak_ptr<DaemonImpl> weak = weak_from_this();
+      event_store_ = NewEventTapStore(options_.store, [weak](const StoredEvent& e) {
+        if (auto self = weak.lock()) self->OnEvent(e);
+      });
+    }
     for (std::string_view kind : {kKindAnalysisTemplate, kKindClusterAnalysisTemplate}) {
       auto listed = Await<std::vector<StoredObject>>(
           [&](auto done) { options_.store->List(kind, "", std::move(done)); });
@@ -358,6 +366,25 @@ class DaemonImpl : public Daemon, public std::enable_shared_from_this<DaemonImpl
     if (options_.log) options_.log(rollout, line);
   }
 
+  // A rollout recorded an event: once the task that recorded it has published the new state,
+  // on_event gets the event with the rollout as the API shows it.
+  void OnEvent(const StoredEvent& event) {
+    if (event.kind != kKindRollout) return;
+    net::Strand* strand = nullptr;
+    std::shared_ptr<runtime::RolloutController> controller;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = entries_.find(event.ref);
+      if (it == entries_.end() || !it->second.strand) return;
+      strand = it->second.strand.get();
+      controller = it->second.controller;
+    }
+    strand->Post([self = shared_from_this(), controller, event] {
+      const json view = RolloutViewJson(RolloutView{controller->Snapshot(), {}});
+      self->options_.on_event(event, view.value("rollout", json::object()));
+    });
+  }
+
   void Notify(const std::string& key) {
     std::vector<std::shared_ptr<std::function<void(const std::string&)>>> watchers;
     {
@@ -505,7 +532,7 @@ class DaemonImpl : public Daemon, public std::enable_shared_from_this<DaemonImpl
     }
     runtime::RolloutControllerDeps deps;
     deps.platform = options_.platform;
-    deps.store = options_.store;
+    deps.store = event_store_ ? event_store_.get() : options_.store;
     deps.providers = &providers_;
     deps.hooks = options_.hooks;
     deps.clock = options_.clock;
@@ -537,6 +564,7 @@ class DaemonImpl : public Daemon, public std::enable_shared_from_this<DaemonImpl
   }
 
   DaemonOptions options_;
+  std::unique_ptr<StateStore> event_store_;  // options_.store, telling OnEvent; set by Load
   runtime::ProviderSet providers_;
   mutable std::mutex mu_;
   std::map<ObjectRef, Entry> entries_;                                    // guarded by mu_

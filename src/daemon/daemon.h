@@ -64,6 +64,10 @@ struct DaemonOptions {
   std::function<void(std::string_view rollout, std::string_view line)> log;
   // Called after every reconcile cycle of any rollout with its wall time (benchmarks, metrics).
   std::function<void(Duration)> on_cycle;
+  // Called for every event recorded on a rollout, with Argo's Rollout object (status included)
+  // as the API shows it just after the event: notifications (src/hooks/notifier.h). Runs on the
+  // rollout's strand; must not block.
+  std::function<void(const StoredEvent& event, const nlohmann::json& rollout)> on_event;
 };
 
 // The outcome of applying one document.

@@ -9,6 +9,8 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -124,6 +126,7 @@ class DaemonTest : public ::testing::Test {
     o.providers = &providers_;
     o.routers = &routers_;
     o.resync = std::chrono::milliseconds(20);
+    o.on_event = on_event_;
     auto d = Daemon::Start(std::move(o));
     ASSERT_TRUE(d.has_value()) << d.error().message();
     daemon_ = std::move(*d);
@@ -154,6 +157,7 @@ class DaemonTest : public ::testing::Test {
   RouterRegistry routers_{"traffic router"};
   std::unique_ptr<net::EventLoop> loop_;
   std::unique_ptr<Daemon> daemon_;
+  std::function<void(const StoredEvent&, const json&)> on_event_;
 };
 
 TEST_F(DaemonTest, ApplyStartsTheRolloutAndActionsMoveIt) {
@@ -184,6 +188,49 @@ TEST_F(DaemonTest, ApplyStartsTheRolloutAndActionsMoveIt) {
     return s.phase == "Healthy" && s.stable_rs == s.current_pod_hash &&
            v->snapshot.rollout.spec.template_.containers[0].image == "shop:2";
   })) << Phase();
+}
+
+TEST_F(DaemonTest, EveryRecordedEventReachesOnEventWithTheRolloutAfterIt) {
+  std::mutex mu;
+  std::vector<std::pair<StoredEvent, json>> seen;
+  on_event_ = [&](const StoredEvent& e, const json& rollout) {
+    std::lock_guard<std::mutex> lock(mu);
+    seen.emplace_back(e, rollout);
+  };
+  auto find = [&](const std::string& reason) -> std::optional<std::pair<StoredEvent, json>> {
+    std::lock_guard<std::mutex> lock(mu);
+    for (const auto& s : seen) {
+      if (s.first.reason == reason) return s;
+    }
+    return std::nullopt;
+  };
+  StartDaemon();
+  ASSERT_TRUE(Apply(std::string(kManifest)).has_value());
+  ASSERT_TRUE(Eventually([&] { return Phase() == "Healthy"; })) << Phase();
+  engine::UserAction set_image;
+  set_image.kind = engine::UserActionKind::kSetImage;
+  set_image.container = "shop";
+  set_image.image = "shop:2";
+  ASSERT_TRUE(Act(set_image).has_value());
+  ASSERT_TRUE(Eventually([&] { return Phase() == "Paused"; })) << Phase();
+  ASSERT_TRUE(Act({engine::UserActionKind::kAbort}).has_value());
+  ASSERT_TRUE(Eventually([&] { return find("RolloutAborted").has_value(); }));
+  auto [event, rollout] = *find("RolloutAborted");
+  EXPECT_EQ(event.ref, (ObjectRef{"default", "shop"}));
+  EXPECT_EQ(event.type, EventType::kWarning);
+  EXPECT_EQ(rollout["kind"], "Rollout");
+  EXPECT_EQ(rollout["metadata"]["name"], "shop");
+  EXPECT_EQ(rollout["status"]["phase"], "Degraded");
+  EXPECT_TRUE(find("RolloutPaused").has_value());
+  // Every event the store holds was handed over.
+  auto stored = Await<StatusOr<std::vector<StoredEvent>>>([&](auto done) {
+    daemon_->Events(ObjectRef{"default", "shop"}, 0, std::move(done));
+  });
+  ASSERT_TRUE(stored.has_value());
+  ASSERT_TRUE(Eventually([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return seen.size() >= stored->size();
+  }));
 }
 
 TEST_F(DaemonTest, InvalidManifestsApplyNothingAndSayWhere) {

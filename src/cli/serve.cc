@@ -19,6 +19,7 @@
 #include "cli/commands.h"
 #include "daemon/api.h"
 #include "daemon/daemon.h"
+#include "daemon/standalone_runs.h"
 #include "daemon/wiring.h"
 #include "hooks/notification_config.h"
 #include "hooks/notifier.h"
@@ -212,7 +213,23 @@ int RunServe(const ServeFlags& f) {
     return 1;
   }
 
+  // AnalysisRuns created on their own (`ramp create analysisrun --from`).
+  daemon::StandaloneRunsOptions ro;
+  ro.store = store->get();
+  ro.providers = &(*registries)->providers;
+  ro.clock = clock.get();
+  ro.secrets = secrets;
+  ro.log = [](std::string_view run, std::string_view line) {
+    LogLine("", fmt::format("analysisrun {}: {}", run, line));
+  };
+  auto runs = daemon::StandaloneRuns::Start(std::move(ro));
+  if (!runs) {
+    std::cerr << "ramp serve: analysis runs: " << runs.error().message() << "\n";
+    return 1;
+  }
+
   daemon::ApiOptions api_options;
+  api_options.runs = runs->get();
   api_options.address = f.listen;
   api_options.tls_cert_file = f.tls_cert;
   api_options.tls_key_file = f.tls_key;
@@ -244,6 +261,7 @@ int RunServe(const ServeFlags& f) {
   sigwait(&set, &sig);
   LogLine("", fmt::format("signal {}: stopping (instances and the proxy keep running)", sig));
   (*api)->Stop();
+  (*runs)->Shutdown();
   (*d)->Shutdown();
   d->reset();
   loop->Stop();

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <random>
 #include <set>
 #include <sstream>
 #include <utility>
@@ -17,10 +18,13 @@
 
 #include <fmt/format.h>
 
+#include "analysis/analysis.h"
+#include "daemon/standalone_runs.h"
 #include "engine/status.h"
 #include "net/http_server.h"
 #include "platform/process/instance_logs.h"
 #include "spec/analysis.h"
+#include "spec/manifest.h"
 
 namespace ramp::daemon {
 namespace {
@@ -298,13 +302,21 @@ class ApiImpl : public ApiServer {
                                                 "terminate",
                                                 parts[5])));
       }
-      daemon_->TerminateAnalysisRun(ObjectRef{parts[2], parts[3]}, [send](StatusOr<std::string> r) {
+      const ObjectRef run{parts[2], parts[3]};
+      daemon_->TerminateAnalysisRun(run, [this, send, run](StatusOr<std::string> r) {
+        // Not a rollout's: perhaps one created on its own.
+        if (!r && r.error().code() == StatusCode::kNotFound && options_.runs != nullptr) {
+          Status s = options_.runs->Terminate(run);
+          if (s.ok()) return send(JsonReply(200, {{"message", "terminated"}}));
+        }
         if (!r) return send(ErrorReply(HttpStatusOf(r.error()), r.error().message()));
         send(JsonReply(200, {{"message", *r}}));
       });
       return;
     }
     if (parts.size() == 2 && parts[1] == "analysisruns") {
+      if (req.method == "POST") return CreateRun(req, send);
+      if (req.method != "GET") return send(ErrorReply(405, "use GET or POST"));
       json runs = json::array();
       const std::string ns = req.query.count("namespace") ? req.query.at("namespace") : "";
       for (const RolloutView& v : daemon_->ListRollouts(ns)) {
@@ -312,10 +324,76 @@ class ApiImpl : public ApiServer {
           runs.push_back(spec::ToJson(run));
         }
       }
+      if (options_.runs != nullptr) {
+        for (const spec::AnalysisRun& run : options_.runs->List(ns)) {
+          runs.push_back(spec::ToJson(run));
+        }
+      }
       return send(JsonReply(200, {{"items", runs}}));
     }
     if (parts.size() == 2 && parts[1] == "watch") return Watch(req, reply);
     send(ErrorReply(404, "no such route"));
+  }
+
+  // POST /v1/analysisruns {from, clusterScope?, name? | generateName?, namespace?, args?: {k: v}}:
+  // a run of the stored template on its own, as Argo's `create analysisrun --from`.
+  template <typename Send>
+  void CreateRun(const net::ServerRequest& req, Send send) {
+    if (options_.runs == nullptr) {
+      return send(ErrorReply(501, "this daemon runs no AnalysisRuns of its own"));
+    }
+    const json body = json::parse(req.body, nullptr, false);
+    if (!body.is_object() || !body.contains("from") || !body["from"].is_string()) {
+      return send(ErrorReply(400, "the body must be a JSON object with \"from\": a template name"));
+    }
+    analysis::TemplateRunOptions o;
+    std::string generate_name;
+    try {
+      const std::string from = body.at("from").get<std::string>();
+      const bool cluster = body.value("clusterScope", false);
+      o.namespace_ = body.value("namespace", "default");
+      o.name = body.value("name", "");
+      generate_name = body.value("generateName", "");
+      o.templates = {spec::AnalysisTemplateRef{from, cluster}};
+      const json args = body.value("args", json::object());
+      for (const auto& [k, v] : args.items()) {
+        spec::Argument arg;
+        arg.name = k;
+        arg.value = v.template get<std::string>();
+        o.args.push_back(std::move(arg));
+      }
+    } catch (const json::exception& e) {
+      return send(ErrorReply(400, std::string("bad field in the body: ") + e.what()));
+    }
+    if (o.name.empty()) {
+      o.name = (generate_name.empty() ? o.templates[0].template_name + "-" : generate_name) +
+               RandomSuffix();
+    }
+    std::vector<spec::AnalysisTemplate> available;
+    for (const json& doc : daemon_->Templates()) {
+      spec::ManifestSet set = spec::LoadManifests(doc.dump(), "stored template");
+      for (const auto& t : set.analysis_templates) available.push_back(*t.object);
+      for (const auto& t : set.cluster_analysis_templates) available.push_back(*t.object);
+    }
+    auto made = options_.runs->MakeRun(o, available);
+    if (!made) {
+      const bool missing = made.error().message().find("not found") != std::string::npos;
+      return send(ErrorReply(missing ? 404 : 400, made.error().message(),
+                             missing ? "ramp apply -f the template first" : ""));
+    }
+    const std::string name = made->run.metadata.name;
+    Status created = options_.runs->Create(std::move(*made));
+    if (!created.ok()) return send(ErrorReply(HttpStatusOf(created), created.message()));
+    send(JsonReply(201, {{"name", name}, {"namespace", o.namespace_}}));
+  }
+
+  // Five characters as Kubernetes' generateName adds them.
+  static std::string RandomSuffix() {
+    static constexpr char kAlphabet[] = "bcdfghjklmnpqrstvwxz2456789";
+    std::random_device rd;
+    std::string out;
+    for (int i = 0; i < 5; ++i) out += kAlphabet[rd() % (sizeof kAlphabet - 1)];
+    return out;
   }
 
   // GET /v1/rollouts/NS/NAME/logs[?revision=N][&tail=LINES]: the output of the rollout's process

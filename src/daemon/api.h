@@ -23,6 +23,8 @@
 
 namespace ramp::daemon {
 
+class StandaloneRuns;
+
 enum class Role { kNone, kReadOnly, kOperator };
 
 // The two bearer tokens. Created on first start as <dir>/operator.token and <dir>/readonly.token
@@ -47,6 +49,8 @@ struct ApiOptions {
   size_t max_body_bytes = 4 << 20;
   int threads = 2;
   const Clock* clock = nullptr;  // required
+  // AnalysisRuns created through the API (`ramp create analysisrun`); null: refused (501).
+  StandaloneRuns* runs = nullptr;
   // The process platform's state directory, whose instance output `GET …/logs` reads; empty: the
   // platform keeps no logs (501).
   std::string instance_logs_dir;

@@ -23,6 +23,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -164,6 +165,7 @@ class ServeFixture : public ::testing::Test {
                   std::to_string(base),
                   "--port-max",
                   std::to_string(base + 39)};
+    serve.argv.insert(serve.argv.end(), serve_args_.begin(), serve_args_.end());
     serve.env = {"PATH=/usr/bin:/bin"};
     serve.output_path = (dir_ / "serve.log").string();
     std::error_code ec;
@@ -282,6 +284,7 @@ spec:
   int admin_port_ = 0;
   std::unique_ptr<Subprocess> proxy_;
   std::unique_ptr<Subprocess> serve_;
+  std::vector<std::string> serve_args_;  // more `ramp serve` flags, set before StartServe
 };
 
 }  // namespace ramp::serve_testing

@@ -27,6 +27,7 @@
 #include "metrics/register.h"
 #include "net/event_loop.h"
 #include "platform/process/process_platform.h"
+#include "platform/static/static_platform.h"
 #include "ramp/http_client.h"
 #include "secrets/secret_source.h"
 #include "store/sqlite/sqlite_store.h"
@@ -102,8 +103,9 @@ int RunServe(const ServeFlags& f) {
     std::cerr << "ramp serve: --state DIR is required (or set RAMP_STATE)\n";
     return 2;
   }
-  if (f.platform != "process") {
-    std::cerr << "ramp serve: --platform " << f.platform << " is not supported yet (process is)\n";
+  if (f.platform != "process" && f.platform != "static") {
+    std::cerr << "ramp serve: --platform " << f.platform
+              << ": expected process or static (kubernetes is not supported yet)\n";
     return 2;
   }
   ::mkdir(f.state_dir.c_str(), 0700);
@@ -194,7 +196,22 @@ int RunServe(const ServeFlags& f) {
   options.loop = loop.get();
   options.clock = clock.get();
   options.store = store->get();
-  options.platform = platform->get();
+  // Instances that other tooling runs (ramp.dev/platform: static, or every rollout with
+  // --platform static): ramp only probes and routes to them.
+  platform::StaticPlatformOptions so;
+  so.clock = clock.get();
+  auto static_platform = platform::NewStaticPlatform(so);
+  if (!static_platform) {
+    std::cerr << "ramp serve: static platform: " << static_platform.error().message() << "\n";
+    return 1;
+  }
+  if (f.platform == "static") {
+    options.platform = static_platform->get();
+    options.platforms["process"] = platform->get();
+  } else {
+    options.platform = platform->get();
+    options.platforms["static"] = static_platform->get();
+  }
   options.providers = &(*registries)->providers;
   options.routers = &(*registries)->routers;
   options.hooks = webhooks->get();
@@ -278,7 +295,8 @@ void RegisterServe(CLI::App* app) {
                   "State directory: database, tokens, audit log, instance logs (RAMP_STATE)");
   cmd->add_option("--listen", flags->listen, "API address (loopback by default)")
       ->capture_default_str();
-  cmd->add_option("--platform", flags->platform, "Where instances run: process")
+  cmd->add_option("--platform", flags->platform,
+                  "Where instances of rollouts without ramp.dev/platform run: process or static")
       ->capture_default_str();
   cmd->add_option("--tls-cert", flags->tls_cert, "PEM certificate: serve the API over HTTPS");
   cmd->add_option("--tls-key", flags->tls_key, "PEM private key of --tls-cert");

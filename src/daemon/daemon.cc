@@ -25,6 +25,7 @@ using nlohmann::json;
 constexpr std::string_view kDefaultNamespace = "default";
 constexpr auto kStoreWait = std::chrono::seconds(30);
 constexpr std::string_view kTrafficRouterAnnotation = "ramp.dev/traffic-router";
+constexpr std::string_view kPlatformAnnotation = "ramp.dev/platform";
 
 // Waits for an asynchronous store call (start-up and shutdown only, never on a loop thread).
 template <typename T, typename Call>
@@ -79,6 +80,7 @@ struct Entry {
   std::shared_ptr<runtime::RolloutController> controller;
   std::string router_name;
   json router_config;
+  Platform* platform = nullptr;  // where its instances run (PlatformFor)
   bool deleting = false;
 };
 
@@ -178,6 +180,18 @@ class DaemonImpl : public Daemon, public std::enable_shared_from_this<DaemonImpl
       spec::ManifestSet one = spec::LoadManifests(doc.dump(), file);
       if (!one.ok() || one.rollouts.size() != 1) {
         return done(Fail(InvalidArgumentError(one.diagnostics.ErrorText())));
+      }
+      auto platform = PlatformFor(*one.rollouts[0].object);
+      if (!platform) return done(Fail(platform.error()));
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        auto it = entries_.find(RefOf(doc));
+        if (it != entries_.end() && it->second.platform != *platform) {
+          return done(Fail(FailedPreconditionError(fmt::format(
+              "rollout {}: its instances run on the {} platform; ramp.dev/platform cannot move "
+              "it to {} (delete the rollout and apply it again)",
+              RefOf(doc).Key(), it->second.platform->Type(), (*platform)->Type()))));
+        }
       }
       auto router = RouterFor(*one.rollouts[0].object);
       if (!router) return done(Fail(router.error()));
@@ -510,6 +524,25 @@ class DaemonImpl : public Daemon, public std::enable_shared_from_this<DaemonImpl
                         });
   }
 
+  // The platform a rollout's annotation ramp.dev/platform names, else the daemon's default.
+  StatusOr<Platform*> PlatformFor(const spec::Rollout& rollout) const {
+    auto a = rollout.metadata.annotations.find(std::string(kPlatformAnnotation));
+    if (a == rollout.metadata.annotations.end() || a->second == options_.platform->Type()) {
+      return options_.platform;
+    }
+    auto p = options_.platforms.find(a->second);
+    if (p == options_.platforms.end() || p->second == nullptr) {
+      std::vector<std::string> names = {std::string(options_.platform->Type())};
+      for (const auto& [name, platform] : options_.platforms) {
+        if (platform != nullptr && name != names[0]) names.push_back(name);
+      }
+      return Fail(InvalidArgumentError(fmt::format(
+          "rollout {}: {}: {} is not a platform of this daemon (it runs {})", rollout.metadata.name,
+          kPlatformAnnotation, a->second, fmt::join(names, ", "))));
+    }
+    return p->second;
+  }
+
   StatusOr<std::unique_ptr<TrafficRouter>> MakeRouter(const spec::Rollout& rollout) {
     auto chosen = RouterFor(rollout);
     if (!chosen) return Fail(chosen.error());
@@ -530,8 +563,11 @@ class DaemonImpl : public Daemon, public std::enable_shared_from_this<DaemonImpl
       entry.router_name = (*chosen)->first;
       entry.router_config = json::parse((*chosen)->second.config_json, nullptr, false);
     }
+    auto platform = PlatformFor(rollout);
+    if (!platform) return platform.error();
+    entry.platform = *platform;
     runtime::RolloutControllerDeps deps;
-    deps.platform = options_.platform;
+    deps.platform = *platform;
     deps.store = event_store_ ? event_store_.get() : options_.store;
     deps.providers = &providers_;
     deps.hooks = options_.hooks;

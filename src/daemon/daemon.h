@@ -53,7 +53,10 @@ struct DaemonOptions {
   net::EventLoop* loop = nullptr;
   const Clock* clock = nullptr;
   StateStore* store = nullptr;
-  Platform* platform = nullptr;
+  Platform* platform = nullptr;  // the default: rollouts without ramp.dev/platform
+  // More platforms by name ("static", …) for rollouts whose annotation ramp.dev/platform names
+  // them; a rollout naming one that is not here is refused at apply.
+  std::map<std::string, Platform*> platforms;
   const Registry<MetricProvider>* providers = nullptr;
   const RouterRegistry* routers = nullptr;
   Hook* hooks = nullptr;

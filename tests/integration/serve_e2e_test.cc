@@ -5,10 +5,12 @@
 #include <csignal>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -299,6 +301,97 @@ TEST_F(ServeEndToEndTest, LogsShowWhatEachInstancePrinted) {
   CliResult missing = RunRamp("logs", "web --revision 9 " + state_);
   EXPECT_NE(missing.exit_code, 0);
   EXPECT_NE(missing.err.find("has no revision 9"), std::string::npos) << missing.err;
+}
+
+// ramp.dev/platform: static in a process daemon: the instances are run by someone else (here the
+// test), listed per image; ramp probes them, shifts traffic between them and never stops them.
+TEST_F(ServeEndToEndTest, StaticInstancesAreRoutedNotRun) {
+  std::map<std::string, std::vector<int>> ports;  // version → ports
+  std::vector<std::unique_ptr<Subprocess>> apps;
+  for (const std::string version : {"v1", "v2"}) {
+    for (int i = 0; i < 2; ++i) {
+      const int port = FreePort();
+      SubprocessOptions o;
+      o.argv = {demo_app_, "--port", std::to_string(port), "--version", version};
+      o.env = {"PATH=/usr/bin:/bin"};
+      o.output_path = (dir_ / fmt::format("app-{}-{}.log", version, i)).string();
+      auto p = Subprocess::Start(o);
+      ASSERT_TRUE(p.has_value()) << p.error().message();
+      apps.push_back(std::move(*p));
+      ports[version].push_back(port);
+    }
+  }
+  auto manifest = [&](const std::string& version, const std::string& platform) {
+    return fmt::format(R"(apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata:
+  name: web
+  annotations:
+    ramp.dev/platform: {platform}
+    ramp.dev/static-instances: |
+      web:v1: ["127.0.0.1:{a}", "127.0.0.1:{b}"]
+      web:v2: ["127.0.0.1:{c}", "127.0.0.1:{d}"]
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      containers:
+        - name: web
+          image: web:{version}
+          ports: [{{name: http, containerPort: 8080}}]
+          readinessProbe:
+            httpGet: {{path: /healthz, port: http}}
+            periodSeconds: 1
+  strategy:
+    canary:
+      canaryService: web-canary
+      stableService: web-stable
+      trafficRouting:
+        plugins:
+          ramp/proxy: {{listen: "127.0.0.1:{listen}"}}
+      steps: [{{setWeight: 50}}, {{pause: {{}}}}]
+)",
+                       fmt::arg("platform", platform), fmt::arg("a", ports["v1"][0]),
+                       fmt::arg("b", ports["v1"][1]), fmt::arg("c", ports["v2"][0]),
+                       fmt::arg("d", ports["v2"][1]), fmt::arg("version", version),
+                       fmt::arg("listen", listen_port_));
+  };
+  // A platform this daemon does not run is refused with what it runs.
+  CliResult k8s = Apply(manifest("v1", "kubernetes"));
+  EXPECT_NE(k8s.exit_code, 0);
+  EXPECT_NE(k8s.err.find("kubernetes is not a platform of this daemon"), std::string::npos)
+      << k8s.err;
+
+  ASSERT_EQ(Apply(manifest("v1", "static")).exit_code, 0);
+  ASSERT_EQ(RunRamp("status", "web --timeout 60s " + state_).exit_code, 0) << Log("serve.log");
+  ASSERT_TRUE(Eventually([&] { return Traffic(10)["v1"] == 10; }, std::chrono::seconds(20)));
+  EXPECT_TRUE(InstancePids().empty()) << "ramp started a process for a static rollout";
+
+  ASSERT_EQ(Apply(manifest("v2", "static")).exit_code, 0);
+  ASSERT_TRUE(Eventually([&] { return Phase() == "Paused"; }, std::chrono::seconds(60)))
+      << RunRamp("get", "rollout web " + state_).out;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        auto seen = Traffic(40);
+        return seen["v1"] > 0 && seen["v2"] > 0 && seen["error"] == 0;
+      },
+      std::chrono::seconds(20)));
+  ASSERT_EQ(RunRamp("promote", "web " + state_).exit_code, 0);
+  ASSERT_EQ(RunRamp("status", "web --timeout 60s " + state_).exit_code, 0) << Log("serve.log");
+  ASSERT_TRUE(Eventually([&] { return Traffic(10)["v2"] == 10; }, std::chrono::seconds(30)));
+
+  // Moving it to the process platform is refused; deleting it stops none of the instances.
+  CliResult moved = Apply(manifest("v2", "process"));
+  EXPECT_NE(moved.exit_code, 0);
+  EXPECT_NE(moved.err.find("cannot move"), std::string::npos) << moved.err;
+  ASSERT_EQ(RunRamp("delete", "rollout web " + state_).exit_code, 0);
+  ASSERT_TRUE(Eventually([&] { return RunRamp("get", "rollout web " + state_).exit_code != 0; },
+                         std::chrono::seconds(30)));
+  for (const auto& app : apps) EXPECT_EQ(::kill(app->pid(), 0), 0);
+  auto clock = NewSystemClock();
+  for (const auto& app : apps) app->Stop(*clock, std::chrono::seconds(5));
 }
 
 TEST_F(ServeEndToEndTest, TheCliNeedsAValidToken) {

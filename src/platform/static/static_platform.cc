@@ -133,10 +133,13 @@ class StaticPlatform final : public Platform {
         rs.hash = rev->hash;
         rs.revision = rev->revision;
         rs.desired_replicas = rev->desired;
-        // Scaled to 0, a revision has no instances as far as ramp is concerned: it routes
-        // nothing to them, though they keep running.
-        if (rev->desired > 0) {
+        // A revision scaled to N has at most N instances as far as ramp is concerned, ready
+        // ones first in listing order: ramp routes only to those (scaled to 0: to none), and the
+        // others keep running. So replica counts mean what they mean to the engine.
+        for (bool ready : {true, false}) {
           for (const Listed& in : rev->instances) {
+            if ((in.state == InstanceState::kReady) != ready) continue;
+            if (static_cast<int32_t>(rs.instances.size()) >= rev->desired) break;
             InstanceStatus s;
             s.id = in.address;
             s.address = in.address;

@@ -23,6 +23,7 @@
 #include <sstream>
 #include <thread>
 
+#include "traffic/haproxy/haproxy_router.h"
 #include "traffic/haproxy/haproxy_runtime.h"
 
 namespace ramp::dataplane_testing {
@@ -530,6 +531,9 @@ StatusOr<std::unique_ptr<HaproxyProcess>> HaproxyProcess::Start(const HaproxyOpt
   {
     std::ofstream map(p->MapFile());
     map << n << " 0\n";
+    // The header routes' ACL starts empty; ramp adds and deletes its entries at runtime.
+    const std::string header_acl = haproxy::HeaderRouteAclFile(p->MapFile(), n);
+    std::ofstream acl(header_acl);
     std::ofstream cfg(p->dir_->path() + "/haproxy.cfg");
     cfg << "global\n"
         << "    stats socket " << p->Socket() << " mode 600 level admin\n";
@@ -539,6 +543,8 @@ StatusOr<std::unique_ptr<HaproxyProcess>> HaproxyProcess::Start(const HaproxyOpt
         << "    timeout server " << options.timeout_server << "\n"
         << "frontend " << n << "\n"
         << "    bind 127.0.0.1:" << p->port_ << "\n"
+        << "    acl ramp_header_route req.hdrs -m reg -f " << header_acl << "\n"
+        << "    use_backend " << n << "-canary if ramp_header_route\n"
         << "    http-request set-var(txn.canary_weight) str(" << n << "),map_str_int("
         << p->MapFile() << ",0)\n"
         << "    http-request set-var(txn.dice) rand(100)\n"
@@ -549,7 +555,7 @@ StatusOr<std::unique_ptr<HaproxyProcess>> HaproxyProcess::Start(const HaproxyOpt
         << "    server-template srv 1-" << options.slots << " 127.0.0.1:1 disabled\n"
         << "backend " << n << "-canary\n"
         << "    server-template srv 1-" << options.slots << " 127.0.0.1:1 disabled\n";
-    if (!map || !cfg) return Fail(InternalError("cannot write haproxy.cfg"));
+    if (!map || !acl || !cfg) return Fail(InternalError("cannot write haproxy.cfg"));
   }
   SubprocessOptions o;
   o.argv =

@@ -208,9 +208,11 @@ class RampProxy {
 inline constexpr char kHaproxyBinary[] = "/usr/sbin/haproxy";
 
 // HAProxy in the shape docs/manifests.md documents for ramp/haproxy: one frontend on a free
-// loopback port comparing rand(100) with the map value of `name` (file DIR/ramp-weights.map,
-// starts at 0), backends `<name>-stable` and `<name>-canary` of `slots` disabled server slots
-// each, and an admin runtime socket DIR/admin.sock. Master-worker mode (-W), foreground.
+// loopback port that first sends requests matching the header-route ACL (DIR/ramp-headers-
+// <name>.acl, starts empty; docs/routers.md) to the canary, then compares rand(100) with the map
+// value of `name` (file DIR/ramp-weights.map, starts at 0), backends `<name>-stable` and
+// `<name>-canary` of `slots` disabled server slots each, and an admin runtime socket
+// DIR/admin.sock. Master-worker mode (-W), foreground.
 struct HaproxyOptions {
   std::string name = "catalog";
   int slots = 4;

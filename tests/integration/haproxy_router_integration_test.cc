@@ -410,11 +410,16 @@ TEST_F(HaproxyRouterIntegration, SwitchesBackendsAndBoundsSlots) {
   EXPECT_THAT(too_many.message(), HasSubstr("5 instances"));
   EXPECT_THAT(too_many.message(), HasSubstr("only 4 slots"));
 
-  // Header routes are not supported by ramp/haproxy.
+  // This haproxy.cfg loads no header-route ACL: a header route says what to add to it, while
+  // removing routes succeeds (there is nothing to remove). docs/routers.md.
   Status header = Wait([&](auto d) {
     r.SetHeaderRoute({"h", {{"X-Canary", {StringMatch::Kind::kExact, "1"}}}}, d);
   });
-  EXPECT_EQ(header.code(), StatusCode::kUnimplemented);
+  EXPECT_EQ(header.code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(header.message(), HasSubstr("ramp-headers-"));
+  EXPECT_THAT(header.message(), HasSubstr("req.hdrs -m reg -f"));
+  EXPECT_TRUE(Wait([&](auto d) { r.SetHeaderRoute({"h", {}}, d); }).ok());
+  EXPECT_TRUE(Wait([&](auto d) { r.RemoveManagedRoutes(d); }).ok());
 }
 
 TEST_F(HaproxyRouterIntegration, WorksOverTcpRuntimeApi) {

@@ -1,8 +1,8 @@
 // Split accuracy of HAProxy driven by the ramp/haproxy router (NewHaproxyRouter over the runtime
 // socket): a real HAProxy (Debian package) in the documented shape (data_plane_testing.h) in
 // front of two ramp-demo-app processes, v1 and v2, on loopback. Canary weights 0, 5, 50 and 100
-// with 4000 requests each, checked against the exact 99.9 % binomial interval; a header route and
-// a blue-green switch observed on the answers.
+// with 4000 requests each, checked against the exact 99.9 % binomial interval; header routes,
+// the refused mirror route and blue-green switches observed on the answers.
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -114,10 +114,6 @@ TEST_F(HaproxySplitTest, HeaderRouteSendsMatchingRequestsToTheCanaryAtWeightZero
   ASSERT_TRUE(Await([&](auto d) { router->SetWeight(0, {}, d); }).ok());
   HeaderRoute route{"beta-testers", {{"X-Canary", {StringMatch::Kind::kExact, "yes"}}}};
   Status s = Await([&](auto d) { router->SetHeaderRoute(route, d); });
-  if (s.code() == StatusCode::kUnimplemented) {
-    GTEST_SKIP() << "ramp/haproxy does not implement header routes yet (" << s.message()
-                 << "); this test checks them once it does";
-  }
   ASSERT_TRUE(s.ok()) << s.ToString();
   SplitCounts with = Send(1000, {"X-Canary: yes"});
   EXPECT_EQ(with.failures, 0) << with.Describe();
@@ -126,13 +122,58 @@ TEST_F(HaproxySplitTest, HeaderRouteSendsMatchingRequestsToTheCanaryAtWeightZero
   EXPECT_EQ(without.Of("v1"), 1000) << without.Describe();
   SplitCounts other_value = Send(1000, {"X-Canary: no"});
   EXPECT_EQ(other_value.Of("v1"), 1000) << other_value.Describe();
+  // Header names are case-insensitive, values are not; a longer value is no exact match.
+  EXPECT_EQ(Send(200, {"x-CANARY: yes"}).Of("v2"), 200);
+  EXPECT_EQ(Send(200, {"X-Canary: YES"}).Of("v1"), 200);
+  EXPECT_EQ(Send(200, {"X-Canary: yess"}).Of("v1"), 200);
+
+  // Prefix and regex matches in a second route (the routes are ORed), weight 100 unaffected.
+  HeaderRoute more{"mobile",
+                   {{"User-Agent", {StringMatch::Kind::kPrefix, "Mobile Safari/"}},
+                    {"X-User", {StringMatch::Kind::kRegex, "^u[0-9]+;beta$"}}}};
+  ASSERT_TRUE(Await([&](auto d) { router->SetHeaderRoute(more, d); }).ok());
+  EXPECT_EQ(Send(200, {"User-Agent: Mobile Safari/17"}).Of("v2"), 200);
+  EXPECT_EQ(Send(200, {"User-Agent: Desktop Mobile Safari/17"}).Of("v1"), 200);
+  EXPECT_EQ(Send(200, {"X-User: u42;beta"}).Of("v2"), 200);
+  EXPECT_EQ(Send(200, {"X-User: u42;betamax"}).Of("v1"), 200);
+  EXPECT_EQ(Send(200, {"X-Canary: yes"}).Of("v2"), 200);
+  auto check = Verify(*router, 0);
+  ASSERT_TRUE(check.has_value()) << check.error().ToString();
+  EXPECT_EQ(check->verification, WeightVerification::kVerified) << check->message;
+
+  // Removing a route (no matches) stops it; RemoveManagedRoutes removes the rest.
+  ASSERT_TRUE(Await([&](auto d) { router->SetHeaderRoute({"beta-testers", {}}, d); }).ok());
+  EXPECT_EQ(Send(200, {"X-Canary: yes"}).Of("v1"), 200);
+  EXPECT_EQ(Send(200, {"X-User: u7;beta"}).Of("v2"), 200);
+  ASSERT_TRUE(Await([&](auto d) { router->RemoveManagedRoutes(d); }).ok());
+  EXPECT_EQ(Send(200, {"X-User: u7;beta"}).Of("v1"), 200);
+  EXPECT_EQ(ReadFileText(haproxy::HeaderRouteAclFile(haproxy_->MapFile(), "catalog")), "")
+      << "ramp changes the ACL at runtime only";
 }
 
-// Disabled: a known bug of ramp/haproxy, not of this test. SwitchService rewrites the active slot
-// in place (`set server addr`), and HAProxy 2.6 keeps reusing idle connections to the old
-// instance, so 15-84 % of requests still reach v1 after the switch reports done. The fix is to
-// fill a free slot, set it ready, then put the old slot in maint. Verified by hand, not built yet.
-TEST_F(HaproxySplitTest, DISABLED_BlueGreenSwitchSendsEverythingToTheNewActiveRevision) {
+TEST_F(HaproxySplitTest, MirrorRouteIsUnimplementedBecauseHaproxyCannotMirror) {
+  auto router = Router(false);
+  ASSERT_NE(router, nullptr);
+  Wire(*router, ServiceRole::kStable, ServiceRole::kCanary);
+  MirrorRoute mirror{"shadow", {RouteMatch{}}, 50};
+  Status s = Await([&](auto d) { router->SetMirrorRoute(mirror, d); });
+  EXPECT_EQ(s.code(), StatusCode::kUnimplemented) << s.ToString();
+  EXPECT_NE(s.message().find("no native traffic mirroring"), std::string::npos) << s.message();
+  // Nothing changed: weight 0 still sends everything to v1, and v2 sees no copies.
+  auto v2_before = v2_->RequestCount();
+  ASSERT_TRUE(v2_before.has_value());
+  EXPECT_EQ(Send(300).Of("v1"), 300);
+  auto v2_after = v2_->RequestCount();
+  ASSERT_TRUE(v2_after.has_value());
+  EXPECT_EQ(*v2_after, *v2_before + 1) << "v2 answered more than the /metrics read before";
+  // Removing a mirror route that cannot exist succeeds.
+  EXPECT_TRUE(Await([&](auto d) { router->SetMirrorRoute({"shadow", {}, {}}, d); }).ok());
+}
+
+// SwitchService fills a free slot with the new revision, sets it ready, then puts the old slot in
+// maint (HAProxy lets its running requests finish): no request fails, and none reaches the old
+// revision afterwards, also when switching back reuses the slot the old revision had.
+TEST_F(HaproxySplitTest, BlueGreenSwitchSendsEverythingToTheNewActiveRevision) {
   auto router = Router(true);
   ASSERT_NE(router, nullptr);
   Wire(*router, ServiceRole::kActive, ServiceRole::kPreview);
@@ -155,13 +196,30 @@ TEST_F(HaproxySplitTest, DISABLED_BlueGreenSwitchSendsEverythingToTheNewActiveRe
   ASSERT_TRUE(s.ok()) << s.ToString();
   std::printf("haproxy, during the switch: %s\n", flowing.Describe().c_str());
   EXPECT_EQ(flowing.failures, 0) << flowing.Describe();
+  EXPECT_GT(flowing.Of("v2"), 0) << flowing.Describe();
 
   // Everything after the switch goes to v2, including requests HAProxy would send over server
-  // connections it opened to v1 while they were busy at the switch (HAProxy 2.6 keeps those in
-  // its idle pool after `set server addr`).
+  // connections it opened to v1 while they were busy at the switch.
   SplitCounts after = Send(1000);
   EXPECT_EQ(after.failures, 0) << after.Describe();
   EXPECT_EQ(after.Of("v2"), 1000) << after.Describe();
+
+  // Back to v1 under load (a rollback), then forward again: the slots are reused both ways.
+  for (const char* target : {"v1", "v2"}) {
+    SCOPED_TRACE(std::string("switch to ") + target);
+    DemoApp& old_app = std::string(target) == "v1" ? *v2_ : *v1_;
+    const int64_t old_served = old_app.RequestCount().value_or(0);
+    auto load = std::async(std::launch::async, [&] { return Send(3000); });
+    EXPECT_TRUE(PollUntil([&] { return old_app.RequestCount().value_or(0) >= old_served + 300; },
+                          std::chrono::seconds(10), std::chrono::milliseconds(5)));
+    Status back = Await([&](auto d) { router->SwitchService(ServiceRole::kActive, target, d); });
+    SplitCounts mixed = load.get();
+    ASSERT_TRUE(back.ok()) << back.ToString();
+    EXPECT_EQ(mixed.failures, 0) << mixed.Describe();
+    SplitCounts settled = Send(1000);
+    EXPECT_EQ(settled.failures, 0) << settled.Describe();
+    EXPECT_EQ(settled.Of(target), 1000) << settled.Describe();
+  }
 }
 
 }  // namespace

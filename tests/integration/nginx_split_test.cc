@@ -3,7 +3,8 @@
 // ramp-demo-app processes, v1 and v2, on loopback. Every change rewrites the file and reloads
 // NGINX; each step waits (bounded) until the reloaded worker runs alone, then sends its requests
 // on new connections. Canary weights 0, 5, 50 and 100 with 4000 requests each, checked against
-// the exact 99.9 % binomial interval; a header route and a blue-green switch observed.
+// the exact 99.9 % binomial interval; header routes, mirror routes (copies counted at the
+// canary) and a blue-green switch observed.
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -39,13 +40,20 @@ class NginxSplitTest : public ::testing::Test {
     ASSERT_TRUE(front.has_value());
     front_ = *front;
     NginxOptions o;
+    // The server of docs/routers.md: it proxies to $ramp_shop and mirrors every request to an
+    // internal location that proxies to $ramp_shop_mirror when a mirror route selected it.
     o.http_body =
-        "  include @DIR@/ramp.conf;\n  server { listen 127.0.0.1:" + std::to_string(front_) +
-        "; location / { proxy_pass http://$ramp_shop; } }\n";
+        "  include @DIR@/ramp.conf;\n  server {\n    listen 127.0.0.1:" + std::to_string(front_) +
+        ";\n"
+        "    location / { mirror /.ramp-mirror; proxy_pass http://$ramp_shop; }\n"
+        "    location = /.ramp-mirror {\n      internal;\n"
+        "      if ($ramp_shop_mirror = \"\") { return 204; }\n"
+        "      proxy_pass http://$ramp_shop_mirror$request_uri;\n    }\n  }\n";
     // NGINX needs the included file to start; the router rewrites it from its first change on.
     o.files["ramp.conf"] = "upstream shop-stable { server " + v1_->Address() +
                            "; }\nupstream shop-canary { server 127.0.0.1:1 down; }\n"
-                           "split_clients \"${request_id}\" $ramp_shop {\n    * shop-stable;\n}\n";
+                           "split_clients \"${request_id}\" $ramp_shop {\n    * shop-stable;\n}\n"
+                           "map \"\" $ramp_shop_mirror {\n    default \"\";\n}\n";
     o.probe_port = front_;
     auto nginx = NginxProcess::Start(o);
     ASSERT_TRUE(nginx.has_value()) << nginx.error().ToString();
@@ -125,10 +133,6 @@ TEST_F(NginxSplitTest, HeaderRouteSendsMatchingRequestsToTheCanaryAtWeightZero) 
   ASSERT_TRUE(Apply([&](auto d) { router->SetWeight(0, {}, d); }).ok());
   HeaderRoute route{"beta-testers", {{"X-Canary", {StringMatch::Kind::kExact, "yes"}}}};
   Status s = Apply([&](auto d) { router->SetHeaderRoute(route, d); });
-  if (s.code() == StatusCode::kUnimplemented) {
-    GTEST_SKIP() << "ramp/nginx does not implement header routes yet (" << s.message()
-                 << "); this test checks them once it does";
-  }
   ASSERT_TRUE(s.ok()) << s.ToString();
   SplitCounts with = Send(1000, {"X-Canary: yes"});
   EXPECT_EQ(with.failures, 0) << with.Describe();
@@ -137,6 +141,118 @@ TEST_F(NginxSplitTest, HeaderRouteSendsMatchingRequestsToTheCanaryAtWeightZero) 
   EXPECT_EQ(without.Of("v1"), 1000) << without.Describe();
   SplitCounts other_value = Send(1000, {"X-Canary: no"});
   EXPECT_EQ(other_value.Of("v1"), 1000) << other_value.Describe();
+  // Header names are case-insensitive, values are not; a longer value is no exact match.
+  EXPECT_EQ(Send(200, {"x-CANARY: yes"}).Of("v2"), 200);
+  EXPECT_EQ(Send(200, {"X-Canary: YES"}).Of("v1"), 200);
+  EXPECT_EQ(Send(200, {"X-Canary: yess"}).Of("v1"), 200);
+
+  // Prefix and regex matches in a second route; the weight still applies to the rest.
+  HeaderRoute more{"mobile",
+                   {{"User-Agent", {StringMatch::Kind::kPrefix, "Mobile Safari/"}},
+                    {"X-User", {StringMatch::Kind::kRegex, "^u[0-9]+;beta$"}}}};
+  ASSERT_TRUE(Apply([&](auto d) { router->SetHeaderRoute(more, d); }).ok());
+  EXPECT_EQ(Send(200, {"User-Agent: Mobile Safari/17"}).Of("v2"), 200);
+  EXPECT_EQ(Send(200, {"User-Agent: Desktop Mobile Safari/17"}).Of("v1"), 200);
+  EXPECT_EQ(Send(200, {"X-User: u42;beta"}).Of("v2"), 200);
+  EXPECT_EQ(Send(200, {"X-User: u42;betamax"}).Of("v1"), 200);
+  ASSERT_TRUE(Apply([&](auto d) { router->SetWeight(100, {}, d); }).ok());
+  EXPECT_EQ(Send(200).Of("v2"), 200);
+  ASSERT_TRUE(Apply([&](auto d) { router->SetWeight(0, {}, d); }).ok());
+
+  // Removing a route (no matches) stops it; RemoveManagedRoutes removes the rest.
+  ASSERT_TRUE(Apply([&](auto d) { router->SetHeaderRoute({"beta-testers", {}}, d); }).ok());
+  EXPECT_EQ(Send(200, {"X-Canary: yes"}).Of("v1"), 200);
+  EXPECT_EQ(Send(200, {"X-User: u7;beta"}).Of("v2"), 200);
+  ASSERT_TRUE(Apply([&](auto d) { router->RemoveManagedRoutes(d); }).ok());
+  EXPECT_EQ(Send(200, {"X-User: u7;beta"}).Of("v1"), 200);
+}
+
+// Requests v2 answered since construction, not counting the /metrics reads themselves (each
+// read is counted by the next one).
+class AnswerCounter {
+ public:
+  explicit AnswerCounter(const DemoApp& app) : app_(app), base_(app.RequestCount().value_or(-1)) {}
+  int64_t Since() {
+    ++reads_;
+    auto n = app_.RequestCount();
+    return n.has_value() ? *n - base_ - reads_ : -1;
+  }
+  // Polls until the count stops moving (two reads 100 ms apart agree), at most `timeout`.
+  int64_t Settled(Duration timeout = std::chrono::seconds(10)) {
+    int64_t last = Since();
+    PollUntil(
+        [&] {
+          int64_t now = Since();
+          bool same = now == last;
+          last = now;
+          return same;
+        },
+        timeout, std::chrono::milliseconds(100));
+    return last;
+  }
+
+ private:
+  const DemoApp& app_;
+  int64_t base_;
+  int64_t reads_ = 0;
+};
+
+// setMirrorRoute with NGINX's `mirror`: a copy of each selected request goes to the canary, whose
+// answer is discarded; the client's answer still comes from the weighted choice (v1 at weight 0).
+TEST_F(NginxSplitTest, MirrorRouteCopiesSelectedRequestsToTheCanary) {
+  auto router = Router(false);
+  ASSERT_NE(router, nullptr);
+  Wire(*router, ServiceRole::kStable, ServiceRole::kCanary);
+  ASSERT_TRUE(Apply([&](auto d) { router->SetWeight(0, {}, d); }).ok());
+  RouteMatch shadowed;
+  shadowed.method = StringMatch{StringMatch::Kind::kExact, "GET"};
+  shadowed.path = StringMatch{StringMatch::Kind::kPrefix, "/shadow"};
+  MirrorRoute all{"shadow-all", {shadowed}, std::nullopt};
+  Status s = Apply([&](auto d) { router->SetMirrorRoute(all, d); });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+
+  // 100 %: every matching request is copied, and only those.
+  {
+    AnswerCounter v2(*v2_);
+    SplitCounts c = SendRequests({.port = front_, .total = 500, .target = "/shadow/x?q=1"});
+    EXPECT_EQ(c.failures, 0) << c.Describe();
+    EXPECT_EQ(c.Of("v1"), 500) << c.Describe();
+    EXPECT_EQ(v2.Settled(), 500);
+    SplitCounts other = SendRequests({.port = front_, .total = 500, .target = "/other"});
+    EXPECT_EQ(other.Of("v1"), 500) << other.Describe();
+    EXPECT_EQ(v2.Settled(), 500) << "requests outside the route were mirrored";
+  }
+
+  // 30 % of the requests with X-Debug: 1 (the binomial interval), none of the others.
+  RouteMatch debug;
+  debug.headers["X-Debug"] = StringMatch{StringMatch::Kind::kExact, "1"};
+  ASSERT_TRUE(Apply([&](auto d) { router->SetMirrorRoute({"shadow-all", {}, {}}, d); }).ok());
+  ASSERT_TRUE(Apply([&](auto d) { router->SetMirrorRoute({"debug", {debug}, 30}, d); }).ok());
+  {
+    AnswerCounter v2(*v2_);
+    SplitCounts c = Send(2000, {"X-Debug: 1"});
+    EXPECT_EQ(c.failures, 0) << c.Describe();
+    EXPECT_EQ(c.Of("v1"), 2000) << c.Describe();
+    const int64_t mirrored = v2.Settled();
+    const CountInterval in = BinomialInterval(2000, 0.3);
+    std::printf("nginx, mirror 30 %%: %lld of 2000 copied; 99.9 %% interval [%lld, %lld]\n",
+                static_cast<long long>(mirrored), static_cast<long long>(in.lo),
+                static_cast<long long>(in.hi));
+    EXPECT_TRUE(in.Contains(mirrored)) << mirrored;
+    Send(500, {"X-Debug: 0"});
+    Send(500, {"X-Debug: 1", "X-Other: 1"});  // extra headers do not matter
+    const int64_t after = v2.Settled();
+    EXPECT_GT(after, mirrored);
+    EXPECT_LE(after - mirrored, 500);
+  }
+
+  // Removing the route stops the copies.
+  ASSERT_TRUE(Apply([&](auto d) { router->RemoveManagedRoutes(d); }).ok());
+  {
+    AnswerCounter v2(*v2_);
+    EXPECT_EQ(Send(300, {"X-Debug: 1"}).Of("v1"), 300);
+    EXPECT_EQ(v2.Settled(), 0);
+  }
 }
 
 TEST_F(NginxSplitTest, BlueGreenSwitchSendsEverythingToTheNewActiveRevision) {

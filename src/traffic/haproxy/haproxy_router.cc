@@ -13,8 +13,11 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 #include <utility>
+
+#include <re2/re2.h>
 
 #include "spec/common.h"
 #include "traffic/haproxy/haproxy_runtime.h"
@@ -155,7 +158,84 @@ StatusOr<HaproxyConfig> DecodeHaproxyConfig(const RouterContext& context) {
   if (c.map_key.empty() || HasSpaceOrControl(c.map_key)) {
     return Fail(FieldError("weightMap.key", "must be non-empty without spaces"));
   }
+  c.header_acl_file = HeaderRouteAclFile(c.map_file, c.map_key);
   return c;
+}
+
+std::string HeaderRouteAclFile(std::string_view map_file, std::string_view map_key) {
+  size_t slash = map_file.rfind('/');
+  std::string dir =
+      slash == std::string_view::npos ? "" : std::string(map_file.substr(0, slash + 1));
+  std::string key(map_key);
+  std::replace(key.begin(), key.end(), '/', '_');
+  return dir + "ramp-headers-" + key + ".acl";
+}
+
+namespace {
+
+bool IsTokenChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+// `text` as a PCRE literal: every ASCII character other than a letter or digit escaped.
+std::string PcreLiteral(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x80 && !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))) {
+      out += '\\';
+    }
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+StatusOr<std::vector<std::string>> HeaderRoutePatterns(const HeaderRoute& route) {
+  const std::string where = "ramp/haproxy: header route \"" + route.name + "\": ";
+  std::vector<std::string> patterns;
+  for (const HeaderMatch& m : route.matches) {
+    if (m.header_name.empty() ||
+        !std::all_of(m.header_name.begin(), m.header_name.end(), IsTokenChar)) {
+      return Fail(InvalidArgumentError(where + "header name \"" + m.header_name +
+                                       "\" is not an HTTP token"));
+    }
+    const std::string& v = m.header_value.value;
+    if (std::any_of(v.begin(), v.end(), [](char c) {
+          return (static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == '\x7f';
+        })) {
+      return Fail(InvalidArgumentError(where + "the value of header " + m.header_name +
+                                       " has a control character"));
+    }
+    std::string name = m.header_name;
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; });
+    std::string p = "(?:^|\\n)" + PcreLiteral(name) + ": ";
+    switch (m.header_value.kind) {
+      case StringMatch::Kind::kExact:
+        p += PcreLiteral(v) + "\\r\\n";
+        break;
+      case StringMatch::Kind::kPrefix:
+        p += PcreLiteral(v) + "[^\\r\\n]*\\r\\n";
+        break;
+      case StringMatch::Kind::kRegex: {
+        std::string_view r = v;
+        if (r.starts_with('^')) r.remove_prefix(1);
+        if (r.ends_with('$') && !(r.size() >= 2 && r[r.size() - 2] == '\\')) r.remove_suffix(1);
+        RE2 check{re2::StringPiece(r.data(), r.size()), RE2::Quiet};
+        if (!check.ok()) {
+          return Fail(InvalidArgumentError(where + "regex \"" + v + "\" for header " +
+                                           m.header_name + " is invalid: " + check.error()));
+        }
+        p += "(?:" + std::string(r) + ")\\r\\n";
+        break;
+      }
+    }
+    patterns.push_back(std::move(p));
+  }
+  return patterns;
 }
 
 int32_t MapPercent(int32_t weight, int32_t max_weight) {
@@ -272,12 +352,22 @@ class HaproxyRouter final : public TrafficRouter {
   }
 
   void SetHeaderRoute(const HeaderRoute& route, StatusCallback done) override {
-    if (route.matches.empty()) {  // removing a route that cannot exist
-      done(OkStatus());
+    auto patterns = HeaderRoutePatterns(route);
+    if (!patterns.has_value()) {
+      done(patterns.error());
       return;
     }
-    done(UnimplementedError("ramp/haproxy: header routes (setHeaderRoute \"" + route.name +
-                            "\") are not supported; use ramp/proxy or ramp/nginx"));
+    Enqueue(
+        [this, name = route.name, patterns = std::move(*patterns), done] {
+          if (patterns.empty()) {
+            header_routes_.erase(name);
+          } else {
+            header_routes_[name] = patterns;
+          }
+          Status s = ApplyHeaderRoutes();
+          done(s.ok() ? s : s.WithPrefix("ramp/haproxy: header route \"" + name + "\""));
+        },
+        done);
   }
 
   void SetMirrorRoute(const MirrorRoute& route, StatusCallback done) override {
@@ -286,10 +376,19 @@ class HaproxyRouter final : public TrafficRouter {
       return;
     }
     done(UnimplementedError("ramp/haproxy: mirror routes (setMirrorRoute \"" + route.name +
-                            "\") are not supported: HAProxy 2.6 has no native mirroring"));
+                            "\") are not supported: HAProxy 2.6 has no native traffic mirroring "
+                            "(use ramp/proxy or ramp/nginx to mirror)"));
   }
 
-  void RemoveManagedRoutes(StatusCallback done) override { done(OkStatus()); }
+  void RemoveManagedRoutes(StatusCallback done) override {
+    Enqueue(
+        [this, done] {
+          header_routes_.clear();
+          Status s = ApplyHeaderRoutes();
+          done(s.ok() ? s : s.WithPrefix("ramp/haproxy: remove managed routes"));
+        },
+        done);
+  }
 
   void SwitchService(ServiceRole role, std::string_view hash, StatusCallback done) override {
     Enqueue(
@@ -393,7 +492,6 @@ class HaproxyRouter final : public TrafficRouter {
 
   void MarkDirty() {
     reassert_slots_ = true;
-    slots_.clear();
     worker_pid_.clear();
   }
 
@@ -428,6 +526,7 @@ class HaproxyRouter final : public TrafficRouter {
       for (const auto& [role, hash] : role_hash_) {
         RETURN_IF_ERROR(ApplyRole(role));
       }
+      RETURN_IF_ERROR(ApplyHeaderRoutes());
       reassert_slots_ = false;
     }
     const int32_t percent = MapPercent(weight, max_weight_);
@@ -482,6 +581,21 @@ class HaproxyRouter final : public TrafficRouter {
       check.message = reloaded;
       return check;
     }
+    if (observed == percent && !header_routes_.empty()) {
+      ASSIGN_OR_RETURN(std::optional<std::vector<std::string>> acl, ReadHeaderAcl());
+      std::set<std::string> now;
+      if (acl.has_value()) now.insert(acl->begin(), acl->end());
+      const std::vector<std::string> wanted = WantedHeaderPatterns();
+      if (now != std::set<std::string>(wanted.begin(), wanted.end())) {
+        MarkDirty();
+        check.verification = WeightVerification::kNotVerified;
+        check.observed_weight = weight;
+        check.message = "the header routes in " + config_.header_acl_file +
+                        " differ from ramp's (reset by a reload?); the next SetWeight re-asserts "
+                        "them";
+        return check;
+      }
+    }
     if (observed == percent) {
       check.verification = WeightVerification::kVerified;
       check.observed_weight = weight;
@@ -498,25 +612,90 @@ class HaproxyRouter final : public TrafficRouter {
     return check;
   }
 
+  // The patterns every header route asks for, each once, in route-name order.
+  std::vector<std::string> WantedHeaderPatterns() const {
+    std::vector<std::string> wanted;
+    std::set<std::string> seen;
+    for (const auto& [name, patterns] : header_routes_) {
+      for (const auto& p : patterns) {
+        if (seen.insert(p).second) wanted.push_back(p);
+      }
+    }
+    return wanted;
+  }
+
+  // The header-route ACL's entries as HAProxy holds them; nullopt when HAProxy loads no such ACL.
+  StatusOr<std::optional<std::vector<std::string>>> ReadHeaderAcl() {
+    ASSIGN_OR_RETURN(std::string answer,
+                     Run("show acl " + EscapeRuntimeArgument(config_.header_acl_file)));
+    auto patterns = ParseShowAclAnswer(answer);
+    if (!patterns.has_value()) {
+      if (patterns.error().code() == StatusCode::kFailedPrecondition) {
+        return std::optional<std::vector<std::string>>();
+      }
+      return Fail(patterns.error());
+    }
+    return std::optional<std::vector<std::string>>(std::move(*patterns));
+  }
+
+  // Makes the header-route ACL hold exactly the wanted patterns: new ones added first, then the
+  // ones no route wants deleted, then read back.
+  Status ApplyHeaderRoutes() {
+    const std::vector<std::string> wanted = WantedHeaderPatterns();
+    ASSIGN_OR_RETURN(std::optional<std::vector<std::string>> current, ReadHeaderAcl());
+    if (!current.has_value()) {
+      if (wanted.empty()) return OkStatus();  // nothing to remove where nothing can be
+      return FailedPreconditionError(
+          "HAProxy has no ACL loaded from " + config_.header_acl_file +
+          "; header routes need it in the frontend, before the weight rule: `acl " +
+          "ramp_header_route req.hdrs -m reg -f " + config_.header_acl_file +
+          "` and `use_backend " + config_.canary_backend +
+          " if ramp_header_route` (create the file empty; docs/routers.md)");
+    }
+    const std::set<std::string> have(current->begin(), current->end());
+    const std::set<std::string> want(wanted.begin(), wanted.end());
+    const std::string file = EscapeRuntimeArgument(config_.header_acl_file);
+    for (const auto& p : wanted) {
+      if (have.count(p) != 0) continue;
+      const std::string add = "add acl " + file + " " + EscapeRuntimeArgument(p);
+      ASSIGN_OR_RETURN(std::string answer, Run(add));
+      RETURN_IF_ERROR(CheckEmptyAnswer(add, answer));
+    }
+    for (const auto& p : have) {
+      if (want.count(p) != 0) continue;
+      const std::string del = "del acl " + file + " " + EscapeRuntimeArgument(p);
+      ASSIGN_OR_RETURN(std::string answer, Run(del));
+      Status s = CheckEmptyAnswer(del, answer);
+      if (!s.ok() && s.code() != StatusCode::kNotFound) return s;
+    }
+    ASSIGN_OR_RETURN(current, ReadHeaderAcl());
+    std::set<std::string> now;
+    if (current.has_value()) now.insert(current->begin(), current->end());
+    if (now != want) {
+      return InternalError("the ACL " + config_.header_acl_file + " holds " +
+                           std::to_string(now.size()) + " patterns after the update, expected " +
+                           std::to_string(want.size()));
+    }
+    return OkStatus();
+  }
+
   const std::string& BackendFor(ServiceRole role) const {
     return role == ServiceRole::kStable || role == ServiceRole::kActive ? config_.stable_backend
                                                                         : config_.canary_backend;
   }
 
-  // The `server-template` slots of `backend`, in declaration order (cached).
-  StatusOr<std::vector<std::string>> Slots(const std::string& backend) {
-    auto it = slots_.find(backend);
-    if (it != slots_.end()) return it->second;
+  // The `server-template` slots of `backend`, in declaration order, with their current state.
+  StatusOr<std::vector<ServerState>> SlotStates(const std::string& backend) {
     ASSIGN_OR_RETURN(std::string answer, Run("show servers state " + backend));
-    ASSIGN_OR_RETURN(std::vector<std::string> names, ParseServersState(backend, answer));
-    std::vector<std::string> slots;
-    for (auto& n : names) {
-      std::string_view rest = std::string_view(n);
+    ASSIGN_OR_RETURN(std::vector<ServerState> servers, ParseServerStates(backend, answer));
+    std::vector<ServerState> slots;
+    for (auto& s : servers) {
+      std::string_view rest = std::string_view(s.name);
       if (!rest.starts_with(config_.server_template)) continue;
       rest.remove_prefix(config_.server_template.size());
       if (!rest.empty() &&
           std::all_of(rest.begin(), rest.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-        slots.push_back(n);
+        slots.push_back(std::move(s));
       }
     }
     if (slots.empty()) {
@@ -524,41 +703,96 @@ class HaproxyRouter final : public TrafficRouter {
           "backend \"" + backend + "\" has no server slots named " + config_.server_template +
           "<N>; declare them with `server-template " + config_.server_template + " 1-<N> …`"));
     }
-    slots_[backend] = slots;
     return slots;
   }
 
+  // Points the backend of `role` at the instances of its revision, make-before-break: instances
+  // already in a live slot stay untouched; new ones go into free (maint) slots, which are set
+  // ready; only then are the slots of instances no longer wanted put in maint, where HAProxy lets
+  // their running requests finish and sends them no new ones. A live slot's address is never
+  // rewritten (HAProxy 2.6 would keep reusing idle connections to the old address). Reads the
+  // slots' real state first, so it also repairs slots reset by a reload.
   Status ApplyRole(ServiceRole role) {
     const std::string& backend = BackendFor(role);
-    std::vector<Endpoint> endpoints;
+    std::vector<Endpoint> wanted;
     auto hash_it = role_hash_.find(role);
     if (hash_it != role_hash_.end() && !hash_it->second.empty()) {
       auto ep = endpoints_.find(hash_it->second);
       if (ep != endpoints_.end()) {
         for (const auto& a : ep->second) {
           ASSIGN_OR_RETURN(Endpoint e, ResolveEndpoint(a));
-          endpoints.push_back(std::move(e));
+          bool dup = std::any_of(wanted.begin(), wanted.end(), [&](const Endpoint& w) {
+            return w.ip == e.ip && w.port == e.port;
+          });
+          if (!dup) wanted.push_back(std::move(e));
         }
       }
     }
-    ASSIGN_OR_RETURN(std::vector<std::string> slots, Slots(backend));
-    if (endpoints.size() > slots.size()) {
-      return FailedPreconditionError(
-          std::to_string(endpoints.size()) + " instances but backend \"" + backend +
-          "\" declares only " + std::to_string(slots.size()) + " slots (`server-template " +
-          config_.server_template + " 1-" + std::to_string(slots.size()) +
-          "`); raise the slot count in haproxy.cfg");
+    ASSIGN_OR_RETURN(std::vector<ServerState> slots, SlotStates(backend));
+    if (wanted.size() > slots.size()) {
+      return FailedPreconditionError(std::to_string(wanted.size()) + " instances but backend \"" +
+                                     backend + "\" declares only " + std::to_string(slots.size()) +
+                                     " slots (`server-template " + config_.server_template + " 1-" +
+                                     std::to_string(slots.size()) +
+                                     "`); raise the slot count in haproxy.cfg");
     }
-    for (size_t i = 0; i < slots.size(); ++i) {
-      if (i < endpoints.size()) {
-        const std::string addr =
-            SetServerAddrCommand(backend, slots[i], endpoints[i].ip, endpoints[i].port);
-        ASSIGN_OR_RETURN(std::string answer, Run(addr));
-        RETURN_IF_ERROR(CheckSetAddrAnswer(addr, answer));
+    auto holds = [](const ServerState& s, const Endpoint& e) {
+      return s.addr == e.ip && s.port == e.port;
+    };
+    std::vector<bool> keep(slots.size(), false);
+    std::vector<const Endpoint*> to_add;
+    for (const Endpoint& e : wanted) {
+      bool found = false;
+      for (size_t i = 0; i < slots.size() && !found; ++i) {
+        if (!keep[i] && slots[i].Live() && holds(slots[i], e)) keep[i] = found = true;
       }
-      const std::string state = SetServerStateCommand(backend, slots[i], i < endpoints.size());
-      ASSIGN_OR_RETURN(std::string answer, Run(state));
-      RETURN_IF_ERROR(CheckEmptyAnswer(state, answer));
+      if (!found) to_add.push_back(&e);
+    }
+    // Fills free slots with what is left of to_add (a free slot that already holds the address
+    // first, so that only its state changes).
+    auto fill = [&]() -> Status {
+      for (auto it = to_add.begin(); it != to_add.end();) {
+        const Endpoint& e = **it;
+        std::optional<size_t> pick;
+        for (size_t i = 0; i < slots.size(); ++i) {
+          if (keep[i] || slots[i].Live()) continue;
+          if (holds(slots[i], e)) {
+            pick = i;
+            break;
+          }
+          if (!pick) pick = i;
+        }
+        if (!pick) return OkStatus();
+        ServerState& slot = slots[*pick];
+        if (!holds(slot, e)) {
+          const std::string addr = SetServerAddrCommand(backend, slot.name, e.ip, e.port);
+          ASSIGN_OR_RETURN(std::string answer, Run(addr));
+          RETURN_IF_ERROR(CheckSetAddrAnswer(addr, answer));
+          slot.addr = e.ip;
+          slot.port = e.port;
+        }
+        const std::string ready = SetServerStateCommand(backend, slot.name, true);
+        ASSIGN_OR_RETURN(std::string answer, Run(ready));
+        RETURN_IF_ERROR(CheckEmptyAnswer(ready, answer));
+        keep[*pick] = true;
+        slot.admin_state &= ~0x3b;
+        it = to_add.erase(it);
+      }
+      return OkStatus();
+    };
+    RETURN_IF_ERROR(fill());
+    // Drain what is no longer wanted: every other slot goes to maint (unless it already is).
+    for (size_t i = 0; i < slots.size(); ++i) {
+      if (keep[i] || (slots[i].admin_state & 0x01) != 0) continue;  // kept, or already in maint
+      const std::string maint = SetServerStateCommand(backend, slots[i].name, false);
+      ASSIGN_OR_RETURN(std::string answer, Run(maint));
+      RETURN_IF_ERROR(CheckEmptyAnswer(maint, answer));
+      slots[i].admin_state |= 0x01;
+    }
+    // Without enough free slots for make-before-break, the rest goes into the slots just freed.
+    RETURN_IF_ERROR(fill());
+    if (!to_add.empty()) {
+      return InternalError("no free server slot left in backend \"" + backend + "\"");
     }
     return RememberWorker();
   }
@@ -575,7 +809,7 @@ class HaproxyRouter final : public TrafficRouter {
   // Worker-thread state.
   std::map<ServiceRole, std::string> role_hash_;
   std::map<std::string, std::vector<std::string>> endpoints_;
-  std::map<std::string, std::vector<std::string>> slots_;
+  std::map<std::string, std::vector<std::string>> header_routes_;  // name → patterns
   bool reassert_slots_ = false;
   std::string worker_pid_;  // the worker whose slots ramp filled; empty when unknown
 

@@ -1,7 +1,10 @@
 // The ramp/haproxy traffic router: drives an HAProxy 2.x through its runtime API, without
 // reloads. Each revision role has a backend of `server-template` slots that ramp fills with the
-// revision's instances, and the canary weight is a value in an HAProxy map that the frontend
-// compares with rand(100) on every request (docs/manifests.md "### ramp/haproxy").
+// revision's instances (make-before-break: new instances into free slots set ready, then the old
+// slots put in maint), the canary weight is a value in an HAProxy map that the frontend compares
+// with rand(100) on every request, and header routes are entries of an ACL on `req.hdrs` that
+// sends what it matches to the canary backend. Mirror routes are Unimplemented: HAProxy 2.6 has
+// no native mirroring (docs/manifests.md "### ramp/haproxy", docs/routers.md).
 //
 // Thread-safety: the router follows include/ramp/traffic_router.h (one rollout calls it, one
 // operation at a time). It applies operations in order on its own worker thread, which calls the
@@ -33,6 +36,8 @@ struct HaproxyConfig {
   std::string map_file;
   std::string map_key;  // default: the Rollout's name
   Duration timeout = std::chrono::seconds(5);
+  // Derived, not a field: the ACL file of the header routes (HeaderRouteAclFile).
+  std::string header_acl_file;
 };
 
 // Decodes RouterContext::config_json; unknown fields and wrong types are errors naming the field.
@@ -61,6 +66,19 @@ struct Endpoint {
 // taken as they are). kInvalidArgument for a malformed address, kUnavailable when the name does
 // not resolve.
 StatusOr<Endpoint> ResolveEndpoint(std::string_view address);
+
+// The file of the ACL that selects this Rollout's header routes: "ramp-headers-<key>.acl" in the
+// directory of the weight map ('/' in the key becomes '_'). haproxy.cfg loads it (empty) with
+// `acl … req.hdrs -m reg -f <file>`; ramp changes its entries with `add acl` / `del acl`.
+std::string HeaderRouteAclFile(std::string_view map_file, std::string_view map_key);
+
+// The PCRE patterns (one per match, in order) that select the requests of `route` when matched
+// against `req.hdrs` (HAProxy's header block: "name: value\r\n" per header line, names in lower
+// case). exact and prefix values are matched literally; a regex (RE2 syntax, which HAProxy's PCRE2
+// reads the same for the common constructs) must match the whole value, and a leading '^' or
+// trailing '$' is dropped. kInvalidArgument for a header name that is not an HTTP token, a value
+// with control characters, or a regex RE2 rejects.
+StatusOr<std::vector<std::string>> HeaderRoutePatterns(const HeaderRoute& route);
 
 // Builds a router for one Rollout. kInvalidArgument for a bad configuration.
 StatusOr<std::unique_ptr<TrafficRouter>> NewHaproxyRouter(const RouterContext& context);

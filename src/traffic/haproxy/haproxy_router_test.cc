@@ -163,6 +163,76 @@ TEST(Answers, ServersState) {
   EXPECT_EQ(missing.error().code(), StatusCode::kFailedPrecondition);
 }
 
+TEST(Answers, ServerStatesReadAddressPortAndAdminState) {
+  auto states = ParseServerStates(
+      "b",
+      "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state …\n"
+      "3 b 1 srv1 127.0.0.1 0 5 1 1 1 1 0 0 8 0 0 0 - 1 - 0 0 - - 0\n"
+      "3 b 2 srv2 ::1 2 4 1 1 0 1 0 0 8 0 0 0 - 8081 - 0 0 - - 0\n"
+      "3 b 3 srv3 127.0.0.1 2 12 1 1 0 1 0 0 8 0 0 0 - 1 - 0 0 - - 0\n"
+      "4 other 1 srv1 10.0.0.1 2 0 1 1 0 1 0 0 8 0 0 0 - 80 - 0 0 - - 0\n\n");
+  ASSERT_TRUE(states.has_value()) << states.error().ToString();
+  ASSERT_EQ(states->size(), 3u);
+  EXPECT_EQ((*states)[0].name, "srv1");
+  EXPECT_FALSE((*states)[0].Live());  // disabled in the config and forced to maint
+  EXPECT_EQ((*states)[1].addr, "::1");
+  EXPECT_EQ((*states)[1].port, 8081);
+  EXPECT_TRUE((*states)[1].Live());   // `state ready` leaves only the config bit (0x04)
+  EXPECT_FALSE((*states)[2].Live());  // drain
+}
+
+TEST(Answers, ShowAcl) {
+  auto patterns =
+      ParseShowAclAnswer("0x5649b5a12dd0 (?:^|\\n)x-canary: yes\\r\\n\n0x7f65dc04b720 a;b c\n\n");
+  ASSERT_TRUE(patterns.has_value()) << patterns.error().ToString();
+  EXPECT_EQ(*patterns, (std::vector<std::string>{"(?:^|\\n)x-canary: yes\\r\\n", "a;b c"}));
+  auto empty = ParseShowAclAnswer("\n");
+  ASSERT_TRUE(empty.has_value());
+  EXPECT_TRUE(empty->empty());
+  auto unknown = ParseShowAclAnswer("Unknown ACL identifier. Please use #<id> or <file>.\n\n");
+  ASSERT_FALSE(unknown.has_value());
+  EXPECT_EQ(unknown.error().code(), StatusCode::kFailedPrecondition);
+}
+
+TEST(Commands, EscapeRuntimeArgument) {
+  EXPECT_EQ(EscapeRuntimeArgument("plain"), "plain");
+  EXPECT_EQ(EscapeRuntimeArgument("a b;c\\r"), "a\\ b\\;c\\\\r");
+}
+
+TEST(HeaderRoutes, AclFileSitsBesideTheWeightMap) {
+  EXPECT_EQ(HeaderRouteAclFile("/etc/haproxy/w.map", "catalog"),
+            "/etc/haproxy/ramp-headers-catalog.acl");
+  EXPECT_EQ(HeaderRouteAclFile("w.map", "a/b"), "ramp-headers-a_b.acl");
+  auto c = DecodeHaproxyConfig(Context(R"({"runtimeApi": "/s", "weightMap": {"file": "/x/w"}})"));
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->header_acl_file, "/x/ramp-headers-catalog.acl");
+}
+
+TEST(HeaderRoutes, PatternsMatchOneHeaderLineOfReqHdrs) {
+  HeaderRoute r{"r",
+                {{"X-Canary", {StringMatch::Kind::kExact, "a.b c"}},
+                 {"User-Agent", {StringMatch::Kind::kPrefix, "Mozilla/"}},
+                 {"x-user", {StringMatch::Kind::kRegex, "^u[0-9]+$"}}}};
+  auto p = HeaderRoutePatterns(r);
+  ASSERT_TRUE(p.has_value()) << p.error().ToString();
+  EXPECT_EQ(*p, (std::vector<std::string>{
+                    "(?:^|\\n)x\\-canary: a\\.b\\ c\\r\\n",
+                    "(?:^|\\n)user\\-agent: Mozilla\\/[^\\r\\n]*\\r\\n",
+                    "(?:^|\\n)x\\-user: (?:u[0-9]+)\\r\\n",
+                }));
+  EXPECT_TRUE(HeaderRoutePatterns({"empty", {}})->empty());
+  for (const auto& bad : std::vector<HeaderMatch>{
+           {"X Canary", {StringMatch::Kind::kExact, "a"}},
+           {"", {StringMatch::Kind::kExact, "a"}},
+           {"X-A", {StringMatch::Kind::kExact, "a\nb"}},
+           {"X-A", {StringMatch::Kind::kRegex, "a(b"}},
+       }) {
+    auto e = HeaderRoutePatterns({"bad", {bad}});
+    ASSERT_FALSE(e.has_value()) << bad.header_name;
+    EXPECT_EQ(e.error().code(), StatusCode::kInvalidArgument);
+  }
+}
+
 TEST(Answers, InfoPid) {
   auto pid = ParseInfoPid("Name: HAProxy\nVersion: 2.6.12\nPid: 19407\nUptime: 0d\n");
   ASSERT_TRUE(pid.has_value()) << pid.error().ToString();
@@ -225,8 +295,11 @@ TEST(HaproxyRouter, ValidatesBeforeQueueing) {
   Status mirror = p3.get_future().get();
   EXPECT_EQ(mirror.code(), StatusCode::kUnimplemented);
   EXPECT_THAT(mirror.message(), HasSubstr("mirror"));
-  (*router)->SetHeaderRoute({"h", {}}, [&](Status s) { p4.set_value(s); });
-  EXPECT_TRUE(p4.get_future().get().ok());
+  (*router)->SetHeaderRoute({"h", {{"X-A", {StringMatch::Kind::kRegex, "(unclosed"}}}},
+                            [&](Status s) { p4.set_value(s); });
+  Status bad_regex = p4.get_future().get();
+  EXPECT_EQ(bad_regex.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad_regex.message(), HasSubstr("(unclosed"));
   // The socket is missing: the queued operation fails with kUnavailable, no crash.
   (*router)->SetWeight(10, {}, [&](Status s) { p5.set_value(s); });
   Status s = p5.get_future().get();

@@ -272,7 +272,7 @@ StatusOr<std::optional<std::string>> ParseGetMapAnswer(std::string_view answer) 
   return std::optional<std::string>(std::string(t.substr(start, end - start)));
 }
 
-StatusOr<std::vector<std::string>> ParseServersState(std::string_view backend,
+StatusOr<std::vector<ServerState>> ParseServerStates(std::string_view backend,
                                                      std::string_view answer) {
   std::string_view t = TrimAnswer(answer);
   if (t.empty() || t.front() != '1') {
@@ -280,17 +280,17 @@ StatusOr<std::vector<std::string>> ParseServersState(std::string_view backend,
     if (!s.ok()) return Fail(s);
     return Fail(InternalError("unreadable answer to \"show servers state\""));
   }
-  std::vector<std::string> names;
+  std::vector<ServerState> servers;
   size_t pos = 0;
   while (pos < t.size()) {
     size_t eol = t.find('\n', pos);
     std::string_view line = t.substr(pos, eol == std::string_view::npos ? t.npos : eol - pos);
     pos = eol == std::string_view::npos ? t.size() : eol + 1;
     if (line.empty() || line.front() == '#' || line == "1") continue;
-    // be_id be_name srv_id srv_name …
+    // be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state … srv_port (19th) …
     std::vector<std::string_view> fields;
     size_t f = 0;
-    while (fields.size() < 4 && f < line.size()) {
+    while (fields.size() < 19 && f < line.size()) {
       size_t sp = line.find(' ', f);
       fields.push_back(line.substr(f, sp == std::string_view::npos ? line.npos : sp - f));
       f = sp == std::string_view::npos ? line.size() : sp + 1;
@@ -298,9 +298,63 @@ StatusOr<std::vector<std::string>> ParseServersState(std::string_view backend,
     if (fields.size() < 4) {
       return Fail(InternalError("unreadable line in \"show servers state\": " + std::string(line)));
     }
-    if (fields[1] == backend) names.emplace_back(fields[3]);
+    if (fields[1] != backend) continue;
+    ServerState s;
+    s.name = std::string(fields[3]);
+    if (fields.size() > 4) s.addr = std::string(fields[4]);
+    auto number = [](std::string_view v, int* out) {
+      auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), *out);
+      return ec == std::errc() && end == v.data() + v.size();
+    };
+    if (fields.size() > 6 && !number(fields[6], &s.admin_state)) {
+      return Fail(InternalError("unreadable srv_admin_state in \"show servers state\": " +
+                                std::string(line)));
+    }
+    if (fields.size() > 18 && !number(fields[18], &s.port)) s.port = 0;
+    servers.push_back(std::move(s));
   }
+  return servers;
+}
+
+StatusOr<std::vector<std::string>> ParseServersState(std::string_view backend,
+                                                     std::string_view answer) {
+  ASSIGN_OR_RETURN(std::vector<ServerState> servers, ParseServerStates(backend, answer));
+  std::vector<std::string> names;
+  for (auto& s : servers) names.push_back(std::move(s.name));
   return names;
+}
+
+StatusOr<std::vector<std::string>> ParseShowAclAnswer(std::string_view answer) {
+  std::string_view t = TrimAnswer(answer);
+  if (Contains(t, "Unknown ACL identifier")) {
+    return Fail(FailedPreconditionError("HAProxy answered: " + std::string(t)));
+  }
+  std::vector<std::string> patterns;
+  size_t pos = 0;
+  while (pos < t.size()) {
+    size_t eol = t.find('\n', pos);
+    std::string_view line = t.substr(pos, eol == std::string_view::npos ? t.npos : eol - pos);
+    pos = eol == std::string_view::npos ? t.size() : eol + 1;
+    if (line.empty()) continue;
+    size_t sp = line.find(' ');
+    if (!line.starts_with("0x") || sp == std::string_view::npos) {
+      Status s = CheckEmptyAnswer("show acl", line);
+      if (!s.ok()) return Fail(s);
+      return Fail(InternalError("unreadable line in \"show acl\": " + std::string(line)));
+    }
+    patterns.emplace_back(line.substr(sp + 1));
+  }
+  return patterns;
+}
+
+std::string EscapeRuntimeArgument(std::string_view arg) {
+  std::string out;
+  out.reserve(arg.size() + 8);
+  for (char c : arg) {
+    if (c == '\\' || c == ' ' || c == '\t' || c == ';') out += '\\';
+    out += c;
+  }
+  return out;
 }
 
 StatusOr<std::string> ParseInfoPid(std::string_view answer) {

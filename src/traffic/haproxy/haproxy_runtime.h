@@ -59,6 +59,32 @@ Status CheckSetAddrAnswer(std::string_view command, std::string_view answer);
 StatusOr<std::vector<std::string>> ParseServersState(std::string_view backend,
                                                      std::string_view answer);
 
+// One server of `show servers state <backend>`: the fields ramp reads.
+struct ServerState {
+  std::string name;
+  std::string addr;     // srv_addr
+  int port = 0;         // srv_port
+  int admin_state = 0;  // srv_admin_state bits (SRV_ADMF_*)
+
+  // Takes new requests: none of the forced/inherited/resolver maintenance or drain bits is set.
+  // The configuration's `disabled` bit (0x04, CMAINT) stays set after `state ready` and does not
+  // count.
+  bool Live() const { return (admin_state & 0x3b) == 0; }
+};
+
+// `show servers state <backend>`: the backend's servers in declaration order, with address, port
+// and admin state. kFailedPrecondition when the backend does not exist.
+StatusOr<std::vector<ServerState>> ParseServerStates(std::string_view backend,
+                                                     std::string_view answer);
+
+// `show acl <file>`: the patterns, in order (each line is "<ref> <pattern>").
+// kFailedPrecondition when HAProxy has loaded no ACL from that file.
+StatusOr<std::vector<std::string>> ParseShowAclAnswer(std::string_view answer);
+
+// One argument of a runtime command, escaped the way HAProxy's CLI splits and unescapes them:
+// '\' doubled, and ' ', '\t' and ';' preceded by a backslash.
+std::string EscapeRuntimeArgument(std::string_view arg);
+
 // `show info`: the worker's process id (the "Pid:" line), which changes when HAProxy reloads or
 // restarts. kInternal when the answer has none.
 StatusOr<std::string> ParseInfoPid(std::string_view answer);

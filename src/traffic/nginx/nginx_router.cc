@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -19,6 +20,7 @@
 #include <utility>
 
 #include <fmt/format.h>
+#include <re2/re2.h>
 #include <nlohmann/json.hpp>
 
 #include "spec/common.h"
@@ -188,6 +190,84 @@ Status WriteFileAtomically(const std::string& path, const std::string& text) {
   return OkStatus();
 }
 
+// ---- Routes: strings matched by `map` regexes ----
+
+// Letters, digits, '-' and '_': what $http_<name> can name.
+bool IsNginxHeaderName(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(),
+                                      [](char c) { return IsNameChar(c, false) || c == '-'; });
+}
+
+// "$http_x_canary" for "X-Canary".
+std::string HeaderVariable(std::string_view name) {
+  std::string v = "$http_";
+  for (char c : name) {
+    v += c == '-' ? '_' : (c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c);
+  }
+  return v;
+}
+
+// `text` as a PCRE literal: every ASCII character other than a letter or digit escaped.
+std::string PcreLiteral(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x80 && !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))) {
+      out += '\\';
+    }
+    out += c;
+  }
+  return out;
+}
+
+// A regex without the leading '^' and trailing '$' that full matching makes redundant.
+std::string_view StripAnchors(std::string_view r) {
+  if (r.starts_with('^')) r.remove_prefix(1);
+  if (r.ends_with('$') && !(r.size() >= 2 && r[r.size() - 2] == '\\')) r.remove_suffix(1);
+  return r;
+}
+
+Status CheckStringMatch(const StringMatch& m, std::string_view what) {
+  if (std::any_of(m.value.begin(), m.value.end(), [](char c) {
+        return (static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == '\x7f';
+      })) {
+    return InvalidArgumentError(fmt::format("{} has a control character", what));
+  }
+  if (m.kind == StringMatch::Kind::kRegex) {
+    std::string_view r = StripAnchors(m.value);
+    RE2 re{re2::StringPiece(r.data(), r.size()), RE2::Quiet};
+    if (!re.ok()) {
+      return InvalidArgumentError(
+          fmt::format("{}: regex \"{}\" is invalid: {}", what, m.value, re.error()));
+    }
+  }
+  return OkStatus();
+}
+
+// The anchored PCRE for a StringMatch; a path also matches with a query string after it.
+std::string MatchRegex(const StringMatch& m, bool path) {
+  const std::string query = path ? "(?:\\?.*)?" : "";
+  switch (m.kind) {
+    case StringMatch::Kind::kExact:
+      return "^" + PcreLiteral(m.value) + query + "$";
+    case StringMatch::Kind::kPrefix:
+      return "^" + PcreLiteral(m.value);
+    case StringMatch::Kind::kRegex:
+      break;
+  }
+  return "^(?:" + std::string(StripAnchors(m.value)) + ")" + query + "$";
+}
+
+// A double-quoted NGINX string ('\\' and '"' escaped).
+std::string Quoted(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '\\' || c == '"') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
 }  // namespace
 
 StatusOr<NginxConfig> DecodeNginxConfig(const RouterContext& context) {
@@ -313,6 +393,139 @@ std::string FormatPercent(int32_t basis_points) {
   return fmt::format("{}.{:02}%", whole, frac);
 }
 
+std::string SplitVariable(const NginxFileSpec& spec) {
+  return spec.header_routes.empty() ? spec.variable : spec.variable + "_weighted";
+}
+
+Status CheckHeaderRoute(const HeaderRoute& route) {
+  for (const HeaderMatch& m : route.matches) {
+    if (!IsNginxHeaderName(m.header_name)) {
+      return InvalidArgumentError(
+          fmt::format("ramp/nginx: header route \"{}\": header name \"{}\" is not letters, "
+                      "digits, '-' and '_' (NGINX reads a header as $http_<name>)",
+                      route.name, m.header_name));
+    }
+    RETURN_IF_ERROR(CheckStringMatch(
+        m.header_value,
+        fmt::format("ramp/nginx: header route \"{}\": header {}", route.name, m.header_name)));
+  }
+  return OkStatus();
+}
+
+Status CheckMirrorRoute(const MirrorRoute& route) {
+  if (route.percentage && (*route.percentage < 0 || *route.percentage > 100)) {
+    return InvalidArgumentError(
+        fmt::format("ramp/nginx: mirror route \"{}\": percentage {} is outside 0..100", route.name,
+                    *route.percentage));
+  }
+  const std::string where = fmt::format("ramp/nginx: mirror route \"{}\"", route.name);
+  for (const RouteMatch& m : route.matches) {
+    if (m.method) RETURN_IF_ERROR(CheckStringMatch(*m.method, where + ": method"));
+    if (m.path) RETURN_IF_ERROR(CheckStringMatch(*m.path, where + ": path"));
+    for (const auto& [name, value] : m.headers) {
+      if (!IsNginxHeaderName(name)) {
+        return InvalidArgumentError(
+            fmt::format("{}: header name \"{}\" is not letters, digits, '-' and '_'", where, name));
+      }
+      RETURN_IF_ERROR(CheckStringMatch(value, where + ": header " + name));
+    }
+  }
+  return OkStatus();
+}
+
+namespace {
+
+// One `map` of a chain: `source` matched with `regex` (none: always) gives `on_match`, any other
+// value `otherwise`.
+void RenderMap(std::string& out, std::string_view source, std::string_view variable,
+               const std::optional<std::string>& regex, std::string_view on_match,
+               std::string_view otherwise) {
+  out += fmt::format("map {} ${} {{\n", source, variable);
+  if (regex) {
+    out += fmt::format("    {} {};\n", Quoted("~" + *regex), on_match);
+    out += fmt::format("    default {};\n", otherwise);
+  } else {
+    out += fmt::format("    default {};\n", on_match);
+  }
+  out += "}\n";
+}
+
+void RenderHeaderRoutes(std::string& out, const NginxFileSpec& spec) {
+  std::vector<const HeaderMatch*> matches;
+  for (const HeaderRoute& r : spec.header_routes) {
+    out += fmt::format("# header route \"{}\"\n", r.name);
+    for (const HeaderMatch& m : r.matches) matches.push_back(&m);
+  }
+  auto name = [&](size_t i) {
+    return i == 0 ? spec.variable : fmt::format("{}_h{}", spec.variable, i);
+  };
+  for (size_t i = 0; i < matches.size(); ++i) {
+    const std::string otherwise =
+        i + 1 < matches.size() ? "$" + name(i + 1) : "$" + SplitVariable(spec);
+    RenderMap(out, HeaderVariable(matches[i]->header_name), name(i),
+              MatchRegex(matches[i]->header_value, false), spec.canary_upstream, otherwise);
+  }
+}
+
+void RenderMirrorRoutes(std::string& out, const NginxFileSpec& spec) {
+  struct Condition {
+    std::string source;
+    std::optional<std::string> regex;
+  };
+  struct Group {  // one RouteMatch: its conditions ANDed
+    std::vector<Condition> conditions;
+    std::string target;
+  };
+  std::vector<Group> groups;
+  const std::string mirror = spec.variable + "_mirror";
+  for (size_t k = 0; k < spec.mirror_routes.size(); ++k) {
+    const MirrorRoute& r = spec.mirror_routes[k];
+    const int32_t percent = r.percentage.value_or(100);
+    out += fmt::format("# mirror route \"{}\", {}%\n", r.name, percent);
+    if (percent <= 0) continue;
+    std::string target = spec.canary_upstream;
+    if (percent < 100) {
+      target = fmt::format("${}_pick{}", mirror, k);
+      out += fmt::format("split_clients \"${{request_id}}\" {} {{\n    {} {};\n    * \"\";\n}}\n",
+                         target, FormatPercent(percent * 100), spec.canary_upstream);
+    }
+    for (const RouteMatch& m : r.matches) {
+      Group g;
+      g.target = target;
+      if (m.method) g.conditions.push_back({"$request_method", MatchRegex(*m.method, false)});
+      if (m.path) g.conditions.push_back({"$request_uri", MatchRegex(*m.path, true)});
+      for (const auto& [header, value] : m.headers) {
+        g.conditions.push_back({HeaderVariable(header), MatchRegex(value, false)});
+      }
+      if (g.conditions.empty()) g.conditions.push_back({"\"\"", std::nullopt});
+      groups.push_back(std::move(g));
+    }
+  }
+  if (groups.empty()) {
+    RenderMap(out, "\"\"", mirror, std::nullopt, "\"\"", "");
+    return;
+  }
+  int next_id = 0;
+  std::vector<std::vector<std::string>> names(groups.size());
+  for (size_t g = 0; g < groups.size(); ++g) {
+    for (size_t c = 0; c < groups[g].conditions.size(); ++c) {
+      names[g].push_back(next_id == 0 ? mirror : fmt::format("{}_{}", mirror, next_id));
+      ++next_id;
+    }
+  }
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const std::string otherwise = g + 1 < groups.size() ? "$" + names[g + 1][0] : "\"\"";
+    for (size_t c = 0; c < groups[g].conditions.size(); ++c) {
+      const Condition& cond = groups[g].conditions[c];
+      const std::string on_match =
+          c + 1 < groups[g].conditions.size() ? "$" + names[g][c + 1] : groups[g].target;
+      RenderMap(out, cond.source, names[g][c], cond.regex, on_match, otherwise);
+    }
+  }
+}
+
+}  // namespace
+
 std::string RenderNginxFile(const NginxFileSpec& spec) {
   std::string out;
   if (!spec.header_comment.empty()) out += fmt::format("# {}\n", spec.header_comment);
@@ -327,8 +540,8 @@ std::string RenderNginxFile(const NginxFileSpec& spec) {
   };
   upstream(spec.stable_upstream, spec.stable_endpoints);
   upstream(spec.canary_upstream, spec.canary_endpoints);
-  out +=
-      fmt::format("split_clients \"{}\" ${} {{\n", BraceVariables(spec.split_key), spec.variable);
+  out += fmt::format("split_clients \"{}\" ${} {{\n", BraceVariables(spec.split_key),
+                     SplitVariable(spec));
   if (spec.canary_basis_points >= 10000) {
     out += fmt::format("    * {};\n", spec.canary_upstream);
   } else {
@@ -339,6 +552,8 @@ std::string RenderNginxFile(const NginxFileSpec& spec) {
     out += fmt::format("    * {};\n", spec.stable_upstream);
   }
   out += "}\n";
+  RenderHeaderRoutes(out, spec);
+  RenderMirrorRoutes(out, spec);
   return out;
 }
 
@@ -524,15 +739,43 @@ class NginxRouter final : public TrafficRouter {
     });
   }
 
-  void SetHeaderRoute(const HeaderRoute&, StatusCallback done) override {
-    done(UnimplementedError("ramp/nginx: header routes are not supported"));
+  void SetHeaderRoute(const HeaderRoute& route, StatusCallback done) override {
+    if (Status s = CheckHeaderRoute(route); !s.ok()) {
+      done(s);
+      return;
+    }
+    Post(std::move(done), [this, route] {
+      if (route.matches.empty()) {
+        header_routes_.erase(route.name);
+      } else {
+        header_routes_[route.name] = route;
+      }
+      return Apply();
+    });
   }
 
-  void SetMirrorRoute(const MirrorRoute&, StatusCallback done) override {
-    done(UnimplementedError("ramp/nginx: mirror routes are not supported"));
+  void SetMirrorRoute(const MirrorRoute& route, StatusCallback done) override {
+    if (Status s = CheckMirrorRoute(route); !s.ok()) {
+      done(s);
+      return;
+    }
+    Post(std::move(done), [this, route] {
+      if (route.matches.empty()) {
+        mirror_routes_.erase(route.name);
+      } else {
+        mirror_routes_[route.name] = route;
+      }
+      return Apply();
+    });
   }
 
-  void RemoveManagedRoutes(StatusCallback done) override { done(OkStatus()); }
+  void RemoveManagedRoutes(StatusCallback done) override {
+    Post(std::move(done), [this] {
+      header_routes_.clear();
+      mirror_routes_.clear();
+      return Apply();
+    });
+  }
 
   void SwitchService(ServiceRole role, std::string_view hash, StatusCallback done) override {
     Post(std::move(done), [this, role, h = std::string(hash)] {
@@ -635,7 +878,24 @@ class NginxRouter final : public TrafficRouter {
     spec.variable = config_.variable;
     spec.split_key = config_.split_key;
     spec.canary_basis_points = CanaryBasisPoints(weight_, context_.max_weight);
+    spec.header_routes = Ordered(header_routes_);
+    spec.mirror_routes = Ordered(mirror_routes_);
     return RenderNginxFile(spec);
+  }
+
+  // Routes in trafficRouting.managedRoutes order; names it does not list come after, by name.
+  template <typename Route>
+  std::vector<Route> Ordered(const std::map<std::string, Route>& routes) const {
+    std::vector<Route> out;
+    for (const auto& name : context_.managed_routes) {
+      auto it = routes.find(name);
+      if (it != routes.end()) out.push_back(it->second);
+    }
+    for (const auto& [name, route] : routes) {
+      const auto& managed = context_.managed_routes;
+      if (std::find(managed.begin(), managed.end(), name) == managed.end()) out.push_back(route);
+    }
+    return out;
   }
 
   // Runs on the worker: writes, tests and reloads, unless NGINX already loaded this text.
@@ -695,7 +955,11 @@ class NginxRouter final : public TrafficRouter {
       check.message = fmt::format("{} does not exist", config_.config_file);
       return check;
     }
-    StatusOr<int32_t> bp = ParseCanaryBasisPoints(*text, config_.variable, config_.canary_upstream);
+    NginxFileSpec routes;
+    routes.variable = config_.variable;
+    routes.header_routes = Ordered(header_routes_);
+    StatusOr<int32_t> bp =
+        ParseCanaryBasisPoints(*text, SplitVariable(routes), config_.canary_upstream);
     if (!bp) {
       check.message = fmt::format("{}: {}", config_.config_file, bp.error().message());
       return check;
@@ -730,6 +994,8 @@ class NginxRouter final : public TrafficRouter {
   std::string stable_hash_;
   std::string canary_hash_;
   std::map<std::string, std::vector<std::string>> endpoints_;
+  std::map<std::string, HeaderRoute> header_routes_;
+  std::map<std::string, MirrorRoute> mirror_routes_;
   std::optional<std::string> loaded_text_;  // the text the last successful reload loaded
   std::string last_reload_error_;
 

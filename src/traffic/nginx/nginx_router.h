@@ -64,11 +64,31 @@ struct NginxFileSpec {
   std::string variable;
   std::string split_key;
   int32_t canary_basis_points = 0;  // 0..10000
+  // Managed routes, in precedence order, already checked (CheckHeaderRoute/CheckMirrorRoute).
+  std::vector<HeaderRoute> header_routes;
+  std::vector<MirrorRoute> mirror_routes;
 };
+
+// The variable split_clients sets: `variable` itself, or `variable`_weighted when header routes
+// exist (then a chain of `map`s sets `variable`: a matching request gets the canary upstream,
+// any other one the value of `variable`_weighted).
+std::string SplitVariable(const NginxFileSpec& spec);
+
+// kInvalidArgument when NGINX cannot express the route: a header name that is not letters,
+// digits, '-' and '_' (NGINX reads headers as $http_<name>), a value with a control character,
+// a regex RE2 rejects, a percentage outside 0..100.
+Status CheckHeaderRoute(const HeaderRoute& route);
+Status CheckMirrorRoute(const MirrorRoute& route);
 
 // Renders the file. An upstream without instances gets `server 127.0.0.1:1 down;` (NGINX needs a
 // server; a down one is never picked). Basis points 0 write no canary line, 10000 only
-// `* canary;`.
+// `* canary;`. Header routes become a chain of `map`s in front of the split (see SplitVariable);
+// the file always defines `variable`_mirror: the canary upstream's name for a request that a
+// mirror route selects (its matches, then its percentage by a split_clients on $request_id),
+// else "" — the user's server mirrors to an internal location that proxies to it (docs/routers.md).
+// Strings are matched case-sensitively, with `~` regexes: exact and prefix values literally, a
+// regex against the whole value (a leading '^' or trailing '$' dropped); a path against
+// $request_uri without its query string.
 std::string RenderNginxFile(const NginxFileSpec& spec);
 
 // Reads the canary share back from a file RenderNginxFile wrote: basis points, or kNotFound /

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <sstream>
 
@@ -139,7 +140,101 @@ TEST(RenderNginxFileTest, DocExample) {
             "split_clients \"${request_id}\" $ramp_shop {\n"
             "    20% shop-canary;\n"
             "    * shop-stable;\n"
+            "}\n"
+            "map \"\" $ramp_shop_mirror {\n"
+            "    default \"\";\n"
             "}\n");
+}
+
+TEST(RenderNginxFileTest, HeaderRoutesChainMapsInFrontOfTheSplit) {
+  NginxFileSpec s = DocSpec(2000);
+  s.header_comment.clear();
+  s.header_routes = {{"beta", {{"X-Canary", {StringMatch::Kind::kExact, "a.b \"c\""}}}},
+                     {"ua",
+                      {{"User-Agent", {StringMatch::Kind::kPrefix, "Mobile/"}},
+                       {"x-user", {StringMatch::Kind::kRegex, "^u[0-9]+$"}}}}};
+  EXPECT_EQ(SplitVariable(s), "ramp_shop_weighted");
+  EXPECT_EQ(RenderNginxFile(s),
+            "upstream shop-stable { server 10.0.0.11:8080; server 10.0.0.12:8080; }\n"
+            "upstream shop-canary { server 10.0.0.21:8080; }\n"
+            "split_clients \"${request_id}\" $ramp_shop_weighted {\n"
+            "    20% shop-canary;\n"
+            "    * shop-stable;\n"
+            "}\n"
+            "# header route \"beta\"\n"
+            "# header route \"ua\"\n"
+            "map $http_x_canary $ramp_shop {\n"
+            "    \"~^a\\\\.b\\\\ \\\\\\\"c\\\\\\\"$\" shop-canary;\n"
+            "    default $ramp_shop_h1;\n"
+            "}\n"
+            "map $http_user_agent $ramp_shop_h1 {\n"
+            "    \"~^Mobile\\\\/\" shop-canary;\n"
+            "    default $ramp_shop_h2;\n"
+            "}\n"
+            "map $http_x_user $ramp_shop_h2 {\n"
+            "    \"~^(?:u[0-9]+)$\" shop-canary;\n"
+            "    default $ramp_shop_weighted;\n"
+            "}\n"
+            "map \"\" $ramp_shop_mirror {\n"
+            "    default \"\";\n"
+            "}\n");
+  auto bp = ParseCanaryBasisPoints(RenderNginxFile(s), SplitVariable(s), "shop-canary");
+  ASSERT_TRUE(bp.has_value()) << bp.error().message();
+  EXPECT_EQ(*bp, 2000);
+}
+
+TEST(RenderNginxFileTest, MirrorRoutesSetTheMirrorVariable) {
+  NginxFileSpec s = DocSpec(0);
+  s.header_comment.clear();
+  RouteMatch get_api;
+  get_api.method = StringMatch{StringMatch::Kind::kExact, "GET"};
+  get_api.path = StringMatch{StringMatch::Kind::kPrefix, "/api"};
+  get_api.headers["X-Debug"] = StringMatch{StringMatch::Kind::kExact, "1"};
+  RouteMatch exact_path;
+  exact_path.path = StringMatch{StringMatch::Kind::kExact, "/a"};
+  s.mirror_routes = {{"shadow", {get_api, exact_path}, 25}, {"all", {RouteMatch{}}, std::nullopt}};
+  std::string text = RenderNginxFile(s);
+  EXPECT_THAT(text, HasSubstr("# mirror route \"shadow\", 25%\n"
+                              "split_clients \"${request_id}\" $ramp_shop_mirror_pick0 {\n"
+                              "    25% shop-canary;\n"
+                              "    * \"\";\n"
+                              "}\n"
+                              "# mirror route \"all\", 100%\n"
+                              "map $request_method $ramp_shop_mirror {\n"
+                              "    \"~^GET$\" $ramp_shop_mirror_1;\n"
+                              "    default $ramp_shop_mirror_3;\n"
+                              "}\n"
+                              "map $request_uri $ramp_shop_mirror_1 {\n"
+                              "    \"~^\\\\/api\" $ramp_shop_mirror_2;\n"
+                              "    default $ramp_shop_mirror_3;\n"
+                              "}\n"
+                              "map $http_x_debug $ramp_shop_mirror_2 {\n"
+                              "    \"~^1$\" $ramp_shop_mirror_pick0;\n"
+                              "    default $ramp_shop_mirror_3;\n"
+                              "}\n"
+                              "map $request_uri $ramp_shop_mirror_3 {\n"
+                              "    \"~^\\\\/a(?:\\\\?.*)?$\" $ramp_shop_mirror_pick0;\n"
+                              "    default $ramp_shop_mirror_4;\n"
+                              "}\n"
+                              "map \"\" $ramp_shop_mirror_4 {\n"
+                              "    default shop-canary;\n"
+                              "}\n"));
+  // Header routes absent: split_clients still sets the variable itself.
+  EXPECT_THAT(text, HasSubstr("split_clients \"${request_id}\" $ramp_shop {\n"));
+}
+
+TEST(CheckRoutesTest, RejectsWhatNginxCannotExpress) {
+  EXPECT_TRUE(CheckHeaderRoute({"h", {{"X-Canary_2", {StringMatch::Kind::kRegex, "a|b"}}}}).ok());
+  EXPECT_EQ(CheckHeaderRoute({"h", {{"X.Canary", {StringMatch::Kind::kExact, "a"}}}}).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(CheckHeaderRoute({"h", {{"X-A", {StringMatch::Kind::kExact, "a\nb"}}}}).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(CheckHeaderRoute({"h", {{"X-A", {StringMatch::Kind::kRegex, "(a"}}}}).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(CheckMirrorRoute({"m", {RouteMatch{}}, 101}).code(), StatusCode::kInvalidArgument);
+  RouteMatch bad;
+  bad.path = StringMatch{StringMatch::Kind::kRegex, "[a"};
+  EXPECT_EQ(CheckMirrorRoute({"m", {bad}, 10}).code(), StatusCode::kInvalidArgument);
 }
 
 TEST(RenderNginxFileTest, ZeroFullAndEmptyUpstream) {
@@ -151,6 +246,9 @@ TEST(RenderNginxFileTest, ZeroFullAndEmptyUpstream) {
             "upstream shop-canary { server 127.0.0.1:1 down; }\n"
             "split_clients \"${request_id}\" $ramp_shop {\n"
             "    * shop-stable;\n"
+            "}\n"
+            "map \"\" $ramp_shop_mirror {\n"
+            "    default \"\";\n"
             "}\n");
   s.canary_basis_points = 10000;
   s.split_key = "$cookie_session-$remote_addr";
@@ -159,6 +257,9 @@ TEST(RenderNginxFileTest, ZeroFullAndEmptyUpstream) {
             "upstream shop-canary { server 127.0.0.1:1 down; }\n"
             "split_clients \"${cookie_session}-${remote_addr}\" $ramp_shop {\n"
             "    * shop-canary;\n"
+            "}\n"
+            "map \"\" $ramp_shop_mirror {\n"
+            "    default \"\";\n"
             "}\n");
   s.canary_basis_points = 1;
   EXPECT_THAT(RenderNginxFile(s), HasSubstr("    0.01% shop-canary;\n    * shop-stable;\n"));
@@ -350,18 +451,49 @@ TEST_F(NginxRouterTest, RejectsWhatItCannotDo) {
   ASSERT_TRUE(r);
   EXPECT_EQ(SetWeight(*r, 101).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(SetWeight(*r, -1).code(), StatusCode::kInvalidArgument);
-  Status header, mirror, extra, remove, endpoint;
-  r->SetHeaderRoute({"h", {}}, [&](Status s) { header = s; });
-  r->SetMirrorRoute({"m", {}, std::nullopt}, [&](Status s) { mirror = s; });
+  Status header, mirror, extra, endpoint;
+  r->SetHeaderRoute({"h", {{"X Bad", {StringMatch::Kind::kExact, "a"}}}},
+                    [&](Status s) { header = s; });
+  r->SetMirrorRoute({"m", {RouteMatch{}}, 150}, [&](Status s) { mirror = s; });
   r->SetWeight(10, {{"exp", "abc", 5}}, [&](Status s) { extra = s; });
-  r->RemoveManagedRoutes([&](Status s) { remove = s; });
   r->SetRevisionEndpoints("x", {"1.2.3.4:80; evil"}, [&](Status s) { endpoint = s; });
-  EXPECT_EQ(header.code(), StatusCode::kUnimplemented);
-  EXPECT_THAT(header.message(), HasSubstr("ramp/nginx: header routes are not supported"));
-  EXPECT_EQ(mirror.code(), StatusCode::kUnimplemented);
+  EXPECT_EQ(header.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(header.message(), HasSubstr("X Bad"));
+  EXPECT_EQ(mirror.code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(extra.code(), StatusCode::kUnimplemented);
-  EXPECT_TRUE(remove.ok());
   EXPECT_EQ(endpoint.code(), StatusCode::kInvalidArgument);
+}
+
+Status RunOp(const std::function<void(StatusCallback)>& op) {
+  std::promise<Status> p;
+  auto f = p.get_future();
+  op([&p](Status s) { p.set_value(std::move(s)); });
+  return Await(f);
+}
+
+TEST_F(NginxRouterTest, RoutesAreWrittenVerifiedAndRemoved) {
+  auto r = Make("true");
+  ASSERT_TRUE(r);
+  ASSERT_TRUE(SetWeight(*r, 10).ok());
+  HeaderRoute h{"beta", {{"X-Canary", {StringMatch::Kind::kExact, "yes"}}}};
+  ASSERT_TRUE(RunOp([&](auto d) { r->SetHeaderRoute(h, d); }).ok());
+  ASSERT_TRUE(RunOp([&](auto d) { r->SetMirrorRoute({"shadow", {RouteMatch{}}, 50}, d); }).ok());
+  std::string text = ReadAll(dir_ / "ramp.conf");
+  EXPECT_THAT(text, HasSubstr("$ramp_shop_weighted {\n    10% shop-canary;"));
+  EXPECT_THAT(text, HasSubstr("map $http_x_canary $ramp_shop {\n"));
+  EXPECT_THAT(text, HasSubstr("$ramp_shop_mirror_pick0 {\n    50% shop-canary;"));
+  WeightCheck ok = Verify(*r, 10);
+  EXPECT_EQ(ok.verification, WeightVerification::kVerified) << ok.message;
+  int reloads = Reloads();
+  ASSERT_TRUE(RunOp([&](auto d) { r->SetHeaderRoute(h, d); }).ok());
+  EXPECT_EQ(Reloads(), reloads);  // the same route again changes nothing
+  ASSERT_TRUE(RunOp([&](auto d) { r->SetHeaderRoute({"beta", {}}, d); }).ok());
+  EXPECT_THAT(ReadAll(dir_ / "ramp.conf"), ::testing::Not(HasSubstr("http_x_canary")));
+  ASSERT_TRUE(RunOp([&](auto d) { r->RemoveManagedRoutes(d); }).ok());
+  text = ReadAll(dir_ / "ramp.conf");
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("mirror route")));
+  EXPECT_THAT(text, HasSubstr("map \"\" $ramp_shop_mirror {\n    default \"\";\n}\n"));
+  EXPECT_EQ(Verify(*r, 10).verification, WeightVerification::kVerified);
 }
 
 TEST_F(NginxRouterTest, DestroyingCancelsQueuedOperations) {

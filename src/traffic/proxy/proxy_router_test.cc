@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "proxy/route_table.h"
 #include "traffic/proxy/register.h"
 #include "traffic/proxy/service_name.h"
 
@@ -571,6 +572,31 @@ TEST_F(ProxyRouterTest, TableOptionsArePassedThrough) {
   EXPECT_EQ(t["connectTimeout"], "1s");
   EXPECT_EQ(t["requestTimeout"], "0s");
   EXPECT_EQ(t["idleTimeout"], "2m");
+}
+
+// The proxy now keeps clients on a revision (docs/proxy.md "Sticky sessions"): the Rollout's
+// sticky cookie with its ttl goes into every table the router PUTs, and the proxy's own decoder
+// reads it back as the same setting.
+TEST_F(ProxyRouterTest, StickyCookieWithTtlIsPassedToTheProxy) {
+  Make(Context(R"({"listen": "127.0.0.1:8080", "sticky": {"cookie": "shop-revision",
+      "ttl": "30m"}})"));
+  Basic();
+  ASSERT_TRUE(Do([&](auto d) { router_->SetWeight(20, {}, d); }).ok());
+  json t = Table();
+  EXPECT_EQ(t["sticky"], json::parse(R"({"cookie": "shop-revision", "ttl": "30m"})"));
+  EXPECT_EQ(t["canaryWeight"], 20);
+  auto decoded = proxy::DecodeRouteTable(t);
+  ASSERT_TRUE(decoded.has_value()) << decoded.error().ToString();
+  EXPECT_EQ(decoded->sticky.kind, proxy::Sticky::Kind::kCookie);
+  EXPECT_EQ(decoded->sticky.name, "shop-revision");
+  EXPECT_EQ(decoded->sticky.ttl, std::chrono::minutes(30));
+  // Header stickiness decodes too (the proxy matches header names in lower case).
+  Make(Context(R"({"listen": "127.0.0.1:8080", "sticky": {"header": "X-User"}})"));
+  Basic();
+  auto by_header = proxy::DecodeRouteTable(Table());
+  ASSERT_TRUE(by_header.has_value()) << by_header.error().ToString();
+  EXPECT_EQ(by_header->sticky.kind, proxy::Sticky::Kind::kHeader);
+  EXPECT_EQ(by_header->sticky.name, "x-user");
 }
 
 // A proxy that does not support a table field yet answers 501 (as leastRequest did before it was

@@ -10,6 +10,7 @@
 
 #include "analysis/expr_evaluator.h"
 #include "daemon/api.h"
+#include "daemon/await.h"
 #include "daemon/event_tap.h"
 #include "engine/state_codec.h"
 #include "net/event_loop.h"
@@ -23,21 +24,8 @@ namespace {
 using nlohmann::json;
 
 constexpr std::string_view kDefaultNamespace = "default";
-constexpr auto kStoreWait = std::chrono::seconds(30);
 constexpr std::string_view kTrafficRouterAnnotation = "ramp.dev/traffic-router";
 constexpr std::string_view kPlatformAnnotation = "ramp.dev/platform";
-
-// Waits for an asynchronous store call (start-up and shutdown only, never on a loop thread).
-template <typename T, typename Call>
-StatusOr<T> Await(Call call) {
-  auto promise = std::make_shared<std::promise<StatusOr<T>>>();
-  std::future<StatusOr<T>> future = promise->get_future();
-  call([promise](StatusOr<T> r) { promise->set_value(std::move(r)); });
-  if (future.wait_for(kStoreWait) != std::future_status::ready) {
-    return Fail(UnavailableError("the state store did not answer within 30s"));
-  }
-  return future.get();
-}
 
 std::string KindOf(const json& doc) {
   return doc.is_object() && doc.contains("kind") && doc["kind"].is_string()

@@ -11,26 +11,13 @@
 #include <nlohmann/json.hpp>
 
 #include "analysis/expr_evaluator.h"
+#include "daemon/await.h"
 #include "runtime/analysis_runner.h"
 #include "spec/decode.h"
 #include "spec/yaml_tree.h"
 
 namespace ramp::daemon {
 namespace {
-
-constexpr auto kStoreWait = std::chrono::seconds(30);
-
-// Waits for an asynchronous store call (on a run's own thread, or at start-up).
-template <typename T, typename Call>
-StatusOr<T> Await(Call call) {
-  auto promise = std::make_shared<std::promise<StatusOr<T>>>();
-  std::future<StatusOr<T>> future = promise->get_future();
-  call([promise](StatusOr<T> r) { promise->set_value(std::move(r)); });
-  if (future.wait_for(kStoreWait) != std::future_status::ready) {
-    return Fail(UnavailableError("the state store did not answer within 30s"));
-  }
-  return future.get();
-}
 
 StatusOr<spec::AnalysisRun> DecodeStoredRun(const std::string& text, const std::string& key) {
   auto docs = spec::ParseDocuments(text, key);

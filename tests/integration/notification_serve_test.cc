@@ -45,42 +45,9 @@ data:
     auto clock = NewSystemClock();
     serve_->Stop(*clock, std::chrono::seconds(10));
     serve_.reset();
-    const int base = 33000 + (::getpid() % 50) * 40;
-    SubprocessOptions serve;
-    serve.argv = {ramp_,
-                  "serve",
-                  "--state",
-                  (dir_ / "state").string(),
-                  "--listen",
-                  "127.0.0.1:0",
-                  "--proxy-admin",
-                  fmt::format("127.0.0.1:{}", admin_port_),
-                  "--proxy-token-file",
-                  token_file_,
-                  "--resync",
-                  "0.2",
-                  "--port-min",
-                  std::to_string(base),
-                  "--port-max",
-                  std::to_string(base + 39),
-                  "--notifications",
-                  (dir_ / "notifications.yaml").string(),
-                  "--notifications-secret",
-                  (dir_ / "notifications-secret.yaml").string()};
-    serve.env = {"PATH=/usr/bin:/bin"};
-    serve.output_path = (dir_ / "serve.log").string();
-    std::error_code ec;
-    fs::remove(dir_ / "state" / "endpoint.json", ec);
-    auto s = Subprocess::Start(serve);
-    ASSERT_TRUE(s.has_value()) << s.error().message();
-    serve_ = std::move(*s);
-    ASSERT_TRUE(Eventually(
-        [&] {
-          return fs::exists(dir_ / "state" / "endpoint.json") &&
-                 RunRamp("list", "rollouts " + state_).exit_code == 0;
-        },
-        std::chrono::seconds(20)))
-        << Log("serve.log");
+    serve_args_ = {"--notifications", (dir_ / "notifications.yaml").string(),
+                   "--notifications-secret", (dir_ / "notifications-secret.yaml").string()};
+    StartServe();
   }
 
   void TearDown() override {

@@ -325,6 +325,37 @@ class Reconciler {
   bool WebhookStepCompleted();
   std::string gate_waiting_;  // "waiting for confirm-promotion" while a gate is closed
 
+  // ---- Attached hooks (RolloutWebhooks, ctx_.webhooks) ----
+  bool HasHooks() const { return ctx_.webhooks != nullptr && !ctx_.webhooks->empty(); }
+  std::vector<const spec::AttachedWebhook*> HooksOf(HookType type) const;
+  bool HasHooksOf(HookType type) const { return !HooksOf(type).empty(); }
+  Duration IntervalOf(HookType type) const;
+  // The update's hooks run: hooks attached, an update in progress, not aborted, not promoted.
+  bool HooksRunning() const;
+  bool Passed(const std::string& key) const;
+  HookRound* FindRound(const std::string& key);
+  void BeginHooks();
+  void StartRound(HookType type, const std::string& key, std::string phase);
+  void CallRoundHook(HookRound* round, HookType type);
+  void ApplyHookAnswer(HookRound* round, HookType type, const spec::AttachedWebhook& hook,
+                       const HookResult& result);
+  // Whether gate `key` (hooks of `type`) has passed; otherwise drives its round (a new one
+  // starts when `may_start` and the interval since the last one has passed) and returns false.
+  bool Gate(HookType type, const std::string& key, bool may_start = true);
+  void PeriodicHooks(HookType type);
+  void EvaluateCanaryGates();
+  void EvaluateBlueGreenPreRollout();
+  void EvaluateBlueGreenPromotion();
+  void EndHooks();
+  void EventHooks();
+  bool hooks_on_ = false;   // the progress belongs to an update whose hooks still run
+  bool hold_new_ = false;   // confirm-rollout closed: the new revision stays at 0 instances
+  bool hold_step_ = false;  // a canary gate is closed: no step completes, no promotion
+  std::optional<int32_t> hold_weight_;  // the canary weight cap while a gate is closed
+  bool hold_pre_analysis_ = false;      // blue-green: pre-rollout has not passed
+  bool hold_switch_ = false;            // blue-green: confirm-promotion is closed
+  std::string hook_gate_waiting_;       // "waiting for <type>" of a closed attached gate
+
   // ---- Canary ----
   void Canary();
   bool ReconcileCanaryReplicaSets();
@@ -946,6 +977,8 @@ void Reconciler::ReconcileTrafficRouting() {
       desired = max_weight;
     }
   }
+  // A closed attached gate holds the weight where it was before the step.
+  if (hold_weight_ && desired > *hold_weight_) desired = *hold_weight_;
   // Shift weight away from the stable only when it can carry the rest.
   if (s != nullptr && s->available < TrafficWeightToReplicas(spec_.EffectiveReplicas(),
                                                              max_weight - desired, max_weight)) {
@@ -1145,6 +1178,7 @@ spec::AnalysisRun* Reconciler::ReconcilePrePromotionRun() {
     return current;
   }
   if (FindPause(prev_, pause_reason::kInconclusiveAnalysisRun) != nullptr) return current;
+  if (hold_pre_analysis_) return current;  // pre-rollout hooks first
   if (NeedsNewRun(current)) {
     return CreateRun(*analysis, AnalysisRunKind::kPrePromotion, std::nullopt);
   }
@@ -1437,6 +1471,404 @@ bool Reconciler::WebhookStepCompleted() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Attached hooks (RolloutWebhooks; docs/manifests.md "RolloutWebhooks"). Hooks of one type run
+// in rounds: one call at a time in the attached order, the next call once the previous one's
+// answer is observed; the first failure ends the round (for rollback hooks, the first success).
+// Gates (confirm-*, and pre-rollout) are rounds repeated every interval until one passes; the
+// periodic types (rollout, rollback) start a round every interval. The progress lives in
+// RolloutState::hooks, never in Argo's status.
+
+namespace {
+
+constexpr char kPassed[] = "Passed";
+constexpr char kFailed[] = "Failed";
+constexpr char kTriggered[] = "Triggered";
+
+std::string RoundKey(HookType type) { return std::string(HookTypeName(type)); }
+
+std::optional<HookType> RoundType(const std::string& key) {
+  return ParseHookType(key.substr(0, key.find('@')));
+}
+
+// How long a call may stay unanswered before it is taken as lost (a skipped intent, a restart of
+// the runtime) and made again: every attempt's timeout, the longest back-offs, and a margin.
+Duration CallDeadline(const spec::WebhookSpec& hook) {
+  const int64_t retries = std::max<int32_t>(hook.retries, 0);
+  return hook.timeout * (retries + 1) + std::chrono::seconds(30) * retries +
+         std::chrono::seconds(30);
+}
+
+bool IsGateType(HookType type) {
+  return type == HookType::kConfirmRollout || type == HookType::kConfirmTrafficIncrease ||
+         type == HookType::kConfirmPromotion;
+}
+
+}  // namespace
+
+std::vector<const spec::AttachedWebhook*> Reconciler::HooksOf(HookType type) const {
+  std::vector<const spec::AttachedWebhook*> out;
+  if (!HasHooks()) return out;
+  for (const spec::AttachedWebhook& w : *ctx_.webhooks) {
+    if (w.hook.type == type) out.push_back(&w);
+  }
+  return out;
+}
+
+// The smallest interval of the objects that attach hooks of `type`.
+Duration Reconciler::IntervalOf(HookType type) const {
+  std::optional<Duration> out;
+  for (const spec::AttachedWebhook* w : HooksOf(type)) {
+    if (!out || w->interval < *out) out = w->interval;
+  }
+  return std::max<Duration>(out.value_or(std::chrono::minutes(1)), std::chrono::seconds(1));
+}
+
+bool Reconciler::HooksRunning() const {
+  return hooks_on_ && !pause_.IsAborted(prev_) && prev_.stable_rs != new_hash_;
+}
+
+bool Reconciler::Passed(const std::string& key) const {
+  const auto& p = st_.hooks.passed;
+  return std::find(p.begin(), p.end(), key) != p.end();
+}
+
+HookRound* Reconciler::FindRound(const std::string& key) {
+  for (HookRound& r : st_.hooks.rounds) {
+    if (r.key == key) return &r;
+  }
+  return nullptr;
+}
+
+void Reconciler::CallRoundHook(HookRound* round, HookType type) {
+  const std::vector<const spec::AttachedWebhook*> hooks = HooksOf(type);
+  if (round->next < 0 || static_cast<size_t>(round->next) >= hooks.size()) return;
+  const spec::AttachedWebhook& w = *hooks[static_cast<size_t>(round->next)];
+  HookProgress& p = st_.hooks;
+  const std::string id =
+      fmt::format("hooks/{}/{}/{}/{}", new_hash_, round->key, w.hook.name, ++p.calls);
+  HookCall c;
+  c.type = type;
+  c.name = w.hook.name;
+  c.url = w.hook.url;
+  c.timeout = w.hook.timeout;
+  c.retries = w.hook.retries;
+  c.disable_tls = w.hook.disable_tls;
+  c.target = ObjectRef{ro_.metadata.namespace_, ro_.metadata.name};
+  c.phase = round->phase;
+  c.checksum = new_hash_;
+  c.metadata = w.hook.metadata;
+  intents_.push_back(CallHook{id, std::move(c)});
+  round->awaiting = id;
+  round->called_at = now_;
+  WakeAt(now_ + CallDeadline(w.hook));
+}
+
+void Reconciler::StartRound(HookType type, const std::string& key, std::string phase) {
+  HookRound* r = FindRound(key);
+  if (r == nullptr) {
+    st_.hooks.rounds.push_back(HookRound{});
+    r = &st_.hooks.rounds.back();
+    r->key = key;
+  }
+  r->next = 0;
+  r->awaiting.clear();
+  r->called_at.reset();
+  r->started_at = now_;
+  r->phase = std::move(phase);
+  r->result.clear();
+  r->message.clear();
+  CallRoundHook(r, type);
+}
+
+void Reconciler::ApplyHookAnswer(HookRound* round, HookType type, const spec::AttachedWebhook& w,
+                                 const HookResult& result) {
+  const bool allowed = result.verdict == HookVerdict::kAllowed;
+  const std::string detail =
+      result.message.empty() ? std::string(HookVerdictName(result.verdict)) : result.message;
+  const size_t count = HooksOf(type).size();
+  const std::string_view type_name = HookTypeName(type);
+  // Answers that arrive after the update ended (or was aborted) decide nothing any more.
+  const bool live = HooksRunning() || type == HookType::kPostRollout;
+  if (type == HookType::kRollback) {
+    if (allowed) {
+      round->result = kTriggered;
+      round->message = w.hook.name;
+      if (live) pause_.AddAbort(fmt::format("rollback webhook {}", w.hook.name));
+    } else if (static_cast<size_t>(++round->next) >= count) {
+      round->result = kPassed;
+    }
+    return;
+  }
+  if (allowed) {
+    if (static_cast<size_t>(++round->next) < count) return;
+    round->result = kPassed;
+    if (type == HookType::kPostRollout) {
+      Event(reason::kWebhookSucceeded, fmt::format("post-rollout webhooks succeeded"));
+    } else if (type != HookType::kRollout && !Passed(round->key)) {
+      st_.hooks.passed.push_back(round->key);
+    }
+    return;
+  }
+  round->result = kFailed;
+  round->message = fmt::format("{} {}: {}", w.hook.name, HookVerdictName(result.verdict), detail);
+  if (!live) return;
+  switch (type) {
+    case HookType::kPreRollout:
+    case HookType::kRollout: {
+      const int32_t failed = ++st_.hooks.failed_checks[w.object];
+      const std::string message =
+          fmt::format("{} webhook {} failed: {} ({} of {} failed checks allowed by {})", type_name,
+                      w.hook.name, detail, failed, w.threshold, w.object);
+      if (failed >= w.threshold) {
+        pause_.AddAbort(message);
+      } else {
+        Event(reason::kWebhookFailed, message, EventType::kWarning);
+      }
+      break;
+    }
+    case HookType::kPostRollout:
+      Event(reason::kWebhookFailed,
+            fmt::format("post-rollout webhook {} failed: {}", w.hook.name, detail),
+            EventType::kWarning);
+      break;
+    default:
+      break;  // a closed gate: called again after the interval
+  }
+}
+
+void Reconciler::BeginHooks() {
+  if (!HasHooks()) return;
+  HookProgress& p = st_.hooks;
+  if (p.revision != new_hash_) {
+    const int64_t calls = p.calls;
+    p = HookProgress{};
+    p.calls = calls;
+    p.revision = new_hash_;
+    p.update = StableRs() != nullptr && !prev_.stable_rs.empty() && prev_.stable_rs != new_hash_ &&
+               !IsFastRollback();
+    // Hooks attached in the middle of an update do not take its instances away.
+    Rev* n = NewRs();
+    if (p.update && n != nullptr && (n->desired > 0 || n->current > 0)) {
+      p.passed.push_back(RoundKey(HookType::kConfirmRollout));
+    }
+  } else if (p.ended == "Degraded" && !prev_.abort && prev_.stable_rs != new_hash_) {
+    // `ramp retry` after an abort: the update runs its hooks again (its instances were approved).
+    const bool confirmed = Passed(RoundKey(HookType::kConfirmRollout));
+    p.passed.clear();
+    if (confirmed) p.passed.push_back(RoundKey(HookType::kConfirmRollout));
+    p.failed_checks.clear();
+    p.rounds.clear();
+    p.ended.clear();
+  }
+  hooks_on_ = p.update && p.ended.empty();
+
+  // Answers to the calls in flight, then the next call of each round still going.
+  for (HookRound& r : p.rounds) {
+    if (r.awaiting.empty()) continue;
+    const std::optional<HookType> type = RoundType(r.key);
+    const std::vector<const spec::AttachedWebhook*> hooks =
+        type ? HooksOf(*type) : std::vector<const spec::AttachedWebhook*>{};
+    if (r.next < 0 || static_cast<size_t>(r.next) >= hooks.size()) {
+      // The hooks changed under the round: it ends without a verdict.
+      r.awaiting.clear();
+      r.result = kFailed;
+      r.message = "the attached hooks changed";
+      continue;
+    }
+    const spec::AttachedWebhook& w = *hooks[static_cast<size_t>(r.next)];
+    const HookObservation* answer = nullptr;
+    for (const HookObservation& h : obs_.hooks) {
+      if (h.id == r.awaiting) answer = &h;
+    }
+    if (answer != nullptr) {
+      r.awaiting.clear();
+      ApplyHookAnswer(&r, *type, w, answer->result);
+    } else if (r.called_at && now_ >= *r.called_at + CallDeadline(w.hook)) {
+      r.awaiting.clear();  // lost: made again below
+    } else {
+      if (r.called_at) WakeAt(*r.called_at + CallDeadline(w.hook));
+      continue;
+    }
+    if (r.result.empty() && (HooksRunning() || *type == HookType::kPostRollout)) {
+      CallRoundHook(&r, *type);
+    }
+  }
+
+  if (!HooksRunning()) return;
+  // confirm-rollout: before the new revision's first instance.
+  if (!prev_.promote_full && HasHooksOf(HookType::kConfirmRollout) &&
+      !Gate(HookType::kConfirmRollout, RoundKey(HookType::kConfirmRollout))) {
+    hold_new_ = true;
+    hold_weight_ = 0;
+    return;
+  }
+  PeriodicHooks(HookType::kRollback);
+  PeriodicHooks(HookType::kRollout);
+}
+
+bool Reconciler::Gate(HookType type, const std::string& key, bool may_start) {
+  if (!HasHooksOf(type) || Passed(key)) return true;
+  HookRound* r = FindRound(key);
+  const bool running = r != nullptr && r->result.empty();
+  if (!running) {
+    const Duration interval = IntervalOf(type);
+    const bool due = r == nullptr || !r->started_at || now_ >= *r->started_at + interval;
+    if (due && may_start && !spec_.paused) {
+      StartRound(type, key, std::string(RolloutPhaseName(RolloutPhase::kProgressing)));
+    } else if (r != nullptr && r->started_at) {
+      WakeAt(*r->started_at + interval);
+    }
+  }
+  if (IsGateType(type)) hook_gate_waiting_ = fmt::format("waiting for {}", HookTypeName(type));
+  return Passed(key);
+}
+
+void Reconciler::PeriodicHooks(HookType type) {
+  if (!HasHooksOf(type)) return;
+  if (!Passed(RoundKey(HookType::kConfirmRollout)) && HasHooksOf(HookType::kConfirmRollout)) {
+    return;
+  }
+  if (type == HookType::kRollout && HasHooksOf(HookType::kPreRollout) &&
+      !Passed(RoundKey(HookType::kPreRollout))) {
+    return;
+  }
+  const std::string key = RoundKey(type);
+  HookRound* r = FindRound(key);
+  if (r != nullptr && r->result.empty()) return;  // a round is going
+  const Duration interval = IntervalOf(type);
+  if (r != nullptr && r->started_at && now_ < *r->started_at + interval) {
+    WakeAt(*r->started_at + interval);
+    return;
+  }
+  std::string phase = type == HookType::kRollback && !prev_.phase.empty()
+                          ? prev_.phase
+                          : std::string(RolloutPhaseName(RolloutPhase::kProgressing));
+  StartRound(type, key, std::move(phase));
+  WakeAt(now_ + interval);
+}
+
+void Reconciler::EvaluateCanaryGates() {
+  if (!HooksRunning() || prev_.promote_full || hold_new_) return;
+  const int32_t steps = StepCount();
+  const std::optional<int32_t> index = StepIndex();
+  const bool promotion = steps == 0 || (index && *index >= steps);
+  // The weight in effect before the current step: the last setWeight before it.
+  int32_t before = 0;
+  for (int32_t i = 0; i < (promotion ? steps : index.value_or(0)); ++i) {
+    const auto& s = spec_.canary->steps[static_cast<size_t>(i)];
+    if (s.set_weight) before = *s.set_weight;
+  }
+  if (!promotion) {
+    const spec::CanaryStep* step = CurrentStep();
+    if (step == nullptr || !step->set_weight || *step->set_weight <= before) return;
+  }
+  bool open = true;
+  const std::string pre = RoundKey(HookType::kPreRollout);
+  if (HasHooksOf(HookType::kPreRollout) && !Passed(pre)) {
+    // Once the step's instances are available, before any traffic reaches them.
+    open = Gate(HookType::kPreRollout, pre, AtDesiredCounts(std::nullopt));
+  }
+  if (open) {
+    open =
+        promotion
+            ? Gate(HookType::kConfirmPromotion, RoundKey(HookType::kConfirmPromotion))
+            : Gate(HookType::kConfirmTrafficIncrease,
+                   fmt::format("{}@{}", HookTypeName(HookType::kConfirmTrafficIncrease), *index));
+  }
+  if (!open) {
+    hold_step_ = true;
+    hold_weight_ = before;
+  }
+}
+
+void Reconciler::EvaluateBlueGreenPreRollout() {
+  const std::string pre = RoundKey(HookType::kPreRollout);
+  if (!HooksRunning() || prev_.promote_full || hold_new_ || !HasHooksOf(HookType::kPreRollout) ||
+      Passed(pre)) {
+    return;
+  }
+  const std::string& active = prev_.blue_green.active_selector;
+  if (active.empty() || active == new_hash_ || FastTracked()) return;
+  Rev* n = NewRs();
+  bool ready = false;
+  if (spec_.blue_green->preview_replica_count) {
+    const int32_t want = *spec_.blue_green->preview_replica_count;
+    ready = n != nullptr && n->desired == want && n->available == want;
+  } else {
+    ready = IsSaturated(n);
+  }
+  hold_pre_analysis_ = !Gate(HookType::kPreRollout, pre, ready);
+}
+
+void Reconciler::EvaluateBlueGreenPromotion() {
+  if (!HooksRunning() || prev_.promote_full || hold_new_ || hold_pre_analysis_ ||
+      !HasHooksOf(HookType::kConfirmPromotion) || prev_.abort || FastTracked()) {
+    return;
+  }
+  if (ns_.blue_green.active_selector == new_hash_ || Halt() || !ReadyForPause() ||
+      !IsSaturated(NewRs()) || !CompletedBlueGreenPause() || !CompletedPrePromotionAnalysis()) {
+    return;
+  }
+  hold_switch_ = !Gate(HookType::kConfirmPromotion, RoundKey(HookType::kConfirmPromotion));
+}
+
+void Reconciler::EndHooks() {
+  if (!HasHooks()) return;
+  HookProgress& p = st_.hooks;
+  if (!p.update || p.revision != new_hash_ || !p.ended.empty()) return;
+  std::string end;
+  if (st_.status.abort) {
+    end = "Degraded";
+  } else if (st_.status.stable_rs == new_hash_ && st_.status.phase == "Healthy") {
+    end = "Healthy";
+  }
+  if (end.empty()) return;
+  p.ended = end;
+  hooks_on_ = false;
+  if (HasHooksOf(HookType::kPostRollout)) {
+    StartRound(HookType::kPostRollout, RoundKey(HookType::kPostRollout), end);
+  }
+}
+
+void Reconciler::EventHooks() {
+  const std::vector<const spec::AttachedWebhook*> hooks = HooksOf(HookType::kEvent);
+  if (hooks.empty()) return;
+  const int64_t millis = ToUnixNanos(now_) / 1'000'000;
+  std::vector<Intent> out;
+  out.reserve(intents_.size());
+  int32_t ordinal = 0;
+  for (Intent& intent : intents_) {
+    const auto* e = std::get_if<EmitEvent>(&intent);
+    std::optional<EmitEvent> event;
+    if (e != nullptr) event = *e;
+    out.push_back(std::move(intent));
+    if (!event) continue;
+    ++ordinal;
+    const uint32_t digest = Fnv32a(event->reason + "\n" + event->message);
+    for (const spec::AttachedWebhook* w : hooks) {
+      HookCall c;
+      c.type = HookType::kEvent;
+      c.name = w->hook.name;
+      c.url = w->hook.url;
+      c.timeout = w->hook.timeout;
+      c.retries = w->hook.retries;
+      c.disable_tls = w->hook.disable_tls;
+      c.target = ObjectRef{ro_.metadata.namespace_, ro_.metadata.name};
+      c.phase = st_.status.phase;
+      c.checksum = new_hash_;
+      c.metadata = w->hook.metadata;
+      c.metadata["eventMessage"] = event->message;
+      c.metadata["eventType"] = std::string(EventTypeName(event->type));
+      c.metadata["timestamp"] = std::to_string(millis);
+      out.push_back(
+          CallHook{fmt::format("event/{}/{}/{}-{:08x}", w->hook.name, millis, ordinal, digest),
+                   std::move(c)});
+    }
+  }
+  intents_ = std::move(out);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Failures: what the previous batch could not do is forgotten, so this reconcile asks again.
 
 void Reconciler::RecordFailures() {
@@ -1478,8 +1910,14 @@ void Reconciler::Canary() {
   }
   ReconcileCanaryServices();
   ReconcileRevisionHistory();
+  EvaluateCanaryGates();
   ReconcileTrafficRouting();
-  ReconcileAnalysisRuns();
+  if (hold_new_) {
+    // Nothing of the update runs before confirm-rollout opens.
+    for (auto& r : st_.analysis_runs) Cancel(&r, "waiting for confirm-rollout");
+  } else {
+    ReconcileAnalysisRuns();
+  }
   if (pause_.HasAddPause()) {
     SyncCanaryStatus();
     return;
@@ -1488,8 +1926,10 @@ void Reconciler::Canary() {
     SyncCanaryStatus();
     return;
   }
-  ReconcileCanaryPause();
-  ReconcileWebhookStep();
+  if (!hold_new_) {
+    ReconcileCanaryPause();
+    ReconcileWebhookStep();
+  }
   SyncCanaryStatus();
 }
 
@@ -1500,11 +1940,13 @@ bool Reconciler::ReconcileCanaryReplicaSets() {
       CalculateReplicaCountsForCanary(spec_, MathState(ns_.canary.weights), Sets());
   Rev* n = NewRs();
   Rev* s = StableRs();
+  // Held by confirm-rollout: the stable keeps every instance, the new revision gets none.
+  const bool held = hold_new_ && n != nullptr && n != s;
   if (n != nullptr && s != nullptr && n != s) {
-    if (Scale(s, want.stable_rs)) return true;
+    if (Scale(s, held ? spec_.EffectiveReplicas() : want.stable_rs)) return true;
   }
   if (n != nullptr) {
-    int32_t count = want.new_rs;
+    int32_t count = held ? 0 : want.new_rs;
     if (!ApplyAbortDelay(&count) && Scale(n, count)) return true;
   }
   // Older revisions.
@@ -1551,7 +1993,7 @@ bool Reconciler::CompletedCanaryPauseStep(const spec::RolloutPause& pause) {
 }
 
 bool Reconciler::CompletedCurrentCanaryStep() {
-  if (spec_.paused) return false;
+  if (spec_.paused || hold_new_ || hold_step_) return false;
   const spec::CanaryStep* step = CurrentStep();
   if (step == nullptr) return false;
   if (step->pause) return CompletedCanaryPauseStep(*step->pause);
@@ -1654,6 +2096,7 @@ bool Reconciler::CompletedBlueGreenPause() {
 }
 
 bool Reconciler::CompletedPrePromotionAnalysis() {
+  if (hold_pre_analysis_) return false;
   if (!spec_.blue_green->pre_promotion_analysis) return true;
   return cur_pre_ != nullptr && cur_pre_->status.phase == AnalysisPhase::kSuccessful;
 }
@@ -1664,7 +2107,7 @@ void Reconciler::ReconcileBlueGreenReplicaSets() {
   Rev* s = StableRs();
   if (s != nullptr) Scale(s, spec_.EffectiveReplicas());
   if (n != nullptr) {
-    int32_t count = NewRsReplicas(std::nullopt);
+    int32_t count = hold_new_ && n != s ? 0 : NewRsReplicas(std::nullopt);
     if (!ApplyAbortDelay(&count)) Scale(n, count);
   }
   // Older revisions (scaleDownOldReplicaSetsForBlueGreen).
@@ -1719,7 +2162,9 @@ void Reconciler::ReconcileActiveService() {
   if (Halt() || !ReadyForPause() || !IsSaturated(NewRs())) return;
   std::string hash = ns_.blue_green.active_selector;
   if (FastTracked()) hash = new_hash_;
-  if (CompletedBlueGreenPause() && CompletedPrePromotionAnalysis()) hash = new_hash_;
+  if (CompletedBlueGreenPause() && CompletedPrePromotionAnalysis() && !hold_switch_) {
+    hash = new_hash_;
+  }
   if (prev_.abort) hash = prev_.stable_rs;
   SwitchSelector(ServiceRole::kActive, spec_.blue_green->active_service,
                  &ns_.blue_green.active_selector, hash);
@@ -1735,7 +2180,7 @@ bool Reconciler::ScaleUpPreviewCheckPoint() {
 
 void Reconciler::BlueGreen() {
   const auto& bg = *spec_.blue_green;
-  if (!bg.preview_service.empty() && !Halt()) {
+  if (!bg.preview_service.empty() && !Halt() && !hold_new_) {
     SwitchSelector(ServiceRole::kPreview, bg.preview_service, &ns_.blue_green.preview_selector,
                    new_hash_);
   }
@@ -1745,10 +2190,12 @@ void Reconciler::BlueGreen() {
   }
   RestartInstances();
   ReconcileBlueGreenReplicaSets();
+  EvaluateBlueGreenPreRollout();
   // The analysis stage runs after the pause and the active switch in Argo, but both read the
   // current pre-promotion run, which Argo finds before any stage: find it the same way.
   cur_pre_ = CurrentRun(prev_.blue_green.pre_promotion_analysis_run_status);
   ReconcileBlueGreenPause();
+  EvaluateBlueGreenPromotion();
   ReconcileActiveService();
   ReconcileAnalysisRuns();
   SyncBlueGreenStatus();
@@ -1840,6 +2287,7 @@ std::string Reconciler::ShouldFullPromote(const RolloutStatus& ns) {
     if (prev_.promote_full) return "Full promotion requested";
     if (IsFastRollback())
       return IsRollbackWithinWindow() ? "Rollback within window" : "Fast rollback";
+    if (hold_new_ || hold_step_) return "";
     const std::optional<int32_t> index = StepIndex();
     if (StepCount() == 0 || (index && *index == StepCount())) {
       return fmt::format("Completed all {} canary steps", StepCount());
@@ -1913,6 +2361,7 @@ void Reconciler::CalculatePauseStatus(RolloutStatus* ns) {
 
 void Reconciler::EvaluateProgressDeadlineAbort(const RolloutStatus& ns) {
   if (!spec_.progress_deadline_abort || pause_.IsAborted(prev_)) return;
+  if (!hook_gate_waiting_.empty()) return;  // a closed gate is a wait, not a lack of progress
   if (RolloutCompleted(ns) || RolloutProgressing(spec_, prev_, ns)) return;
   if (CurrentStep() != nullptr) {
     const spec::CanaryStep* s = CurrentStep();
@@ -1949,7 +2398,8 @@ void Reconciler::Persist(RolloutStatus ns) {
   const spec::CanaryStep* step = CurrentStep();
   const RolloutCondition* paused = GetCondition(prev_, condition_type::kPaused);
   in.indefinite_step = (step != nullptr && (step->pause || step->analysis || step->experiment)) ||
-                       (paused != nullptr && paused->status == condition_status::kTrue);
+                       (paused != nullptr && paused->status == condition_status::kTrue) ||
+                       !hook_gate_waiting_.empty();
   for (Rev* o : OtherRevs())
     in.waiting_for_scale_down = in.waiting_for_scale_down || HasDeadline(*o);
   ConditionEvents events = CalculateRolloutConditions(spec_, in, prev_, &ns, now_);
@@ -1968,6 +2418,8 @@ void Reconciler::Persist(RolloutStatus ns) {
   ns.message = phase.message;
   if (!gate_waiting_.empty() && phase.phase == RolloutPhase::kProgressing) {
     ns.message = gate_waiting_;
+  } else if (!hook_gate_waiting_.empty() && phase.phase == RolloutPhase::kProgressing) {
+    ns.message = hook_gate_waiting_;
   }
   // State-change events (sendStateChangeEvents).
   const bool was_paused = !prev_.pause_conditions.empty();
@@ -2032,6 +2484,7 @@ ReconcileResult Reconciler::Run() {
   std::string unsupported;
   if (UnsupportedSteps(&unsupported)) {
     InvalidSpec(unsupported);
+    EventHooks();
     return ReconcileResult{std::move(st_), std::move(intents_), wake_};
   }
   ns_.restarted_at = prev_.restarted_at;
@@ -2048,11 +2501,13 @@ ReconcileResult Reconciler::Run() {
   AdoptUnknownRevisions();
   EnsureNewRevision();
   LoadRevisions();
+  BeginHooks();
   if (spec_.blue_green) {
     BlueGreen();
   } else {
     Canary();
   }
+  EndHooks();
   // Runs created or cancelled by this reconcile take their first step now.
   AssessRuns(/*only_touched=*/true);
   TrimRuns();
@@ -2062,6 +2517,7 @@ ReconcileResult Reconciler::Run() {
   }
   WakeForAvailability();
   WakeForProgressDeadline();
+  EventHooks();
   return ReconcileResult{std::move(st_), std::move(intents_), wake_};
 }
 

@@ -19,6 +19,11 @@
 // post-promotion analysis), user actions as the patches of actions.h leave them, the progress
 // deadline, phases, conditions and events with Argo's reasons and messages.
 //
+// RolloutWebhooks: the hooks of ReconcileContext::webhooks run at the points docs/manifests.md
+// ("RolloutWebhooks") names — gates hold the new revision, the weight, the step or the active
+// switch; failed checks abort at the threshold; their progress is RolloutState::hooks. With no
+// hooks attached, nothing of this runs and the output is the same as without the feature.
+//
 // What is refused: experiment steps and step plugins (the rollout gets the InvalidSpec
 // condition "… not supported yet" and does not progress).
 //
@@ -27,6 +32,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,6 +47,7 @@
 #include "ramp/clock.h"
 #include "spec/analysis.h"
 #include "spec/rollout.h"
+#include "spec/webhooks.h"
 
 namespace ramp::engine {
 
@@ -57,6 +64,36 @@ struct RevisionRecord {
 
 // Compares hash, revision, template JSON and times.
 bool operator==(const RevisionRecord& a, const RevisionRecord& b);
+
+// One round of the attached hooks of one type (RolloutWebhooks): hooks of a type are called one
+// after the other, each call after the previous one's answer; the first failure ends the round
+// (for rollback hooks, the first success).
+struct HookRound {
+  std::string key;       // "confirm-rollout", "pre-rollout", "confirm-traffic-increase@<step>", …
+  int32_t next = 0;      // index, among the type's hooks, of the call in flight (or next call)
+  std::string awaiting;  // the CallHook id in flight; empty when none
+  std::optional<Time> called_at;   // when the call in flight was made
+  std::optional<Time> started_at;  // when the round began (rounds repeat every interval)
+  std::string phase;               // the payload's phase for every call of the round
+  std::string result;              // "" while running; "Passed", "Failed", "Triggered" (rollback)
+  std::string message;             // the deciding hook and its answer
+
+  friend bool operator==(const HookRound&, const HookRound&) = default;
+};
+
+// Progress of the attached hooks through one update (RolloutWebhooks); reset when the rollout's
+// pod-template hash changes. Not part of Argo's status.
+struct HookProgress {
+  std::string revision;             // the pod-template hash this progress belongs to
+  bool update = false;              // an update (not a first deploy or a rollback to stable)
+  std::vector<std::string> passed;  // gates passed in this update (round keys)
+  std::map<std::string, int32_t> failed_checks;  // per RolloutWebhooks object
+  std::vector<HookRound> rounds;
+  std::string ended;  // "Healthy" | "Degraded" once the update ended (post-rollout started)
+  int64_t calls = 0;  // CallHooks made for this rollout (never reset: ids stay unique)
+
+  friend bool operator==(const HookProgress&, const HookProgress&) = default;
+};
 
 // Everything the engine keeps for one rollout between reconciles.
 struct RolloutState {
@@ -75,6 +112,8 @@ struct RolloutState {
   bool managed_routes = false;
   // When the last VerifyWeight was asked for; a weight not verified is asked again 10 s later.
   std::optional<Time> weight_verify_sent;
+  // The attached hooks' progress (empty when the rollout has no RolloutWebhooks).
+  HookProgress hooks;
 };
 
 // What Reconcile reads besides the state: the Rollout and what it may reference.
@@ -86,6 +125,10 @@ struct ReconcileContext {
   const std::vector<spec::AnalysisTemplate>* templates = nullptr;
   analysis::Evaluator evaluator;
   std::string instance_id;  // controller instance id label on AnalysisRuns, when set
+  // The RolloutWebhooks hooks attached to this rollout, in calling order
+  // (spec::AttachedWebhooksFor); nullptr or empty: none, and Reconcile behaves exactly as
+  // without the field.
+  const std::vector<spec::AttachedWebhook>* webhooks = nullptr;
 };
 
 struct ReconcileResult {

@@ -210,6 +210,66 @@ json RevisionJson(const RevisionRecord& rec) {
   return j;
 }
 
+// ---- Attached hooks' progress ----
+
+HookRound DecodeHookRound(DecodeContext* ctx, const Node& n, const std::string& path) {
+  HookRound r;
+  ObjectReader rd(ctx, &n, path);
+  r.key = ReadText(&rd, "key").value_or("");
+  r.next = rd.Int32("next").value_or(0);
+  r.awaiting = ReadText(&rd, "awaiting").value_or("");
+  r.called_at = ReadTime(&rd, "calledAt");
+  r.started_at = ReadTime(&rd, "startedAt");
+  r.phase = ReadText(&rd, "phase").value_or("");
+  r.result = ReadText(&rd, "result").value_or("");
+  r.message = ReadText(&rd, "message").value_or("");
+  Require(&rd, n, "key", "the round's key");
+  rd.Finish();
+  return r;
+}
+
+HookProgress DecodeHookProgress(DecodeContext* ctx, const Node& n, const std::string& path) {
+  HookProgress p;
+  ObjectReader r(ctx, &n, path);
+  p.revision = ReadText(&r, "revision").value_or("");
+  p.update = r.Bool("update").value_or(false);
+  p.passed = r.StringList("passed");
+  if (const Node* f = r.Field("failedChecks")) {
+    const std::string fp = r.FieldPath("failedChecks");
+    if (!f->IsMap()) {
+      ctx->Error(f->mark, fp, "expected a map of object name to count, got " + Describe(*f));
+    } else {
+      for (const spec::MapEntry& e : f->entries) {
+        if (auto v = spec::ReadInt32(ctx, e.value, spec::KeyPath(fp, e.key))) {
+          p.failed_checks[e.key] = *v;
+        }
+      }
+    }
+  }
+  p.rounds = r.List("rounds", DecodeHookRound);
+  p.ended = ReadText(&r, "ended").value_or("");
+  p.calls = r.Int64("calls").value_or(0);
+  Require(&r, n, "revision", "the revision the progress belongs to");
+  r.Finish();
+  return p;
+}
+
+json HookProgressJson(const HookProgress& p) {
+  json rounds = json::array();
+  for (const HookRound& r : p.rounds) {
+    json j{{"key", r.key},     {"next", r.next},     {"awaiting", r.awaiting},
+           {"phase", r.phase}, {"result", r.result}, {"message", r.message}};
+    PutTime(&j, "calledAt", r.called_at);
+    PutTime(&j, "startedAt", r.started_at);
+    rounds.push_back(std::move(j));
+  }
+  json failed = json::object();
+  for (const auto& [object, count] : p.failed_checks) failed[object] = count;
+  return json{{"revision", p.revision}, {"update", p.update},          {"passed", p.passed},
+              {"failedChecks", failed}, {"rounds", std::move(rounds)}, {"ended", p.ended},
+              {"calls", p.calls}};
+}
+
 // ---- Errors ----
 
 std::string ErrorText(const spec::Diagnostics& diags) {
@@ -307,6 +367,10 @@ StatusOr<RolloutState> Decode(const json& j) {
   state.canary_selector = ReadText(&r, "canarySelector").value_or("");
   state.managed_routes = r.Bool("managedRoutes").value_or(false);
   state.weight_verify_sent = ReadTime(&r, "weightVerifySent");
+  // Optional: states written before RolloutWebhooks existed have no hook progress.
+  if (const Node* hooks = r.Field("hooks")) {
+    state.hooks = DecodeHookProgress(&ctx, *hooks, r.FieldPath("hooks"));
+  }
   Require(&r, root, "status", "the Rollout status");
   Require(&r, root, "revisions", "the list of revisions (may be empty)");
   Require(&r, root, "analysisRuns", "the list of AnalysisRuns (may be empty)");
@@ -335,6 +399,7 @@ json EncodeRolloutState(const RolloutState& state) {
   j["canarySelector"] = state.canary_selector;
   j["managedRoutes"] = state.managed_routes;
   PutTime(&j, "weightVerifySent", state.weight_verify_sent);
+  if (state.hooks != HookProgress{}) j["hooks"] = HookProgressJson(state.hooks);
   // state.secrets: never written (state_codec.h).
   return j;
 }

@@ -5,7 +5,15 @@
 //    "status": <RolloutStatus as Argo writes it (status.h ToJson)>,
 //    "revisions": [{"hash", "revision", "podTemplate", "scaleDownAt"?, "createdAt"?}],
 //    "analysisRuns": [<AnalysisRun documents as Argo writes them (spec/analysis.h ToJson)>],
-//    "stableSelector", "canarySelector", "managedRoutes", "weightVerifySent"?}
+//    "stableSelector", "canarySelector", "managedRoutes", "weightVerifySent"?,
+//    "hooks"?: {"revision", "update", "passed": [keys], "failedChecks": {object: n},
+//               "rounds": [{"key", "next", "awaiting", "calledAt"?, "startedAt"?, "phase",
+//                           "result", "message"}], "ended", "calls"}}
+//
+// "hooks" (RolloutState::hooks, the progress of RolloutWebhooks hooks) is written only when it
+// is not empty, so a rollout without attached hooks is encoded exactly as before; a state
+// without it (every state written before it existed) decodes to empty progress. The schema
+// stays 1: the field is an optional extension.
 //
 // podTemplate is the revision's template JSON as written; the template's metadata and
 // containers are decoded from it again, as the Rollout decoder does. Times of the state itself

@@ -257,6 +257,10 @@ inline constexpr std::string_view kWeightVerifyError = "WeightVerifyError";
 inline constexpr std::string_view kTrafficRoutingError = "TrafficRoutingError";
 inline constexpr std::string_view kReconciliationError = "ReconciliationError";
 inline constexpr std::string_view kStepPluginTransition = "StepPluginTransition";
+// ramp's own, for RolloutWebhooks hooks: a pre-rollout/rollout failure below the threshold or a
+// post-rollout failure (Warning); post-rollout hooks that all succeeded (Normal).
+inline constexpr std::string_view kWebhookFailed = "WebhookFailed";
+inline constexpr std::string_view kWebhookSucceeded = "WebhookSucceeded";
 }  // namespace reason
 
 // Record an event on the rollout (and fire the notifications subscribed to it).

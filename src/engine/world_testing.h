@@ -53,6 +53,9 @@ class World {
     if (!rollout_.metadata.generation) rollout_.metadata.generation = 1;
     for (const auto& t : set_.analysis_templates) templates_.push_back(*t.object);
     for (const auto& t : set_.cluster_analysis_templates) templates_.push_back(*t.object);
+    std::vector<spec::RolloutWebhooks> hooks;
+    for (const auto& h : set_.rollout_webhooks) hooks.push_back(*h.object);
+    attached_ = spec::AttachedWebhooksFor(rollout_, hooks);
     ctx_.evaluator.condition = analysis::ExprConditionEvaluator();
   }
 
@@ -205,6 +208,7 @@ class World {
   const ReconcileContext& ctx() {
     ctx_.rollout = &rollout_;
     ctx_.templates = &templates_;
+    ctx_.webhooks = attached_.empty() ? nullptr : &attached_;
     return ctx_;
   }
 
@@ -214,6 +218,8 @@ class World {
       f += r.metadata.name + (r.spec.terminate ? "T" : "") + spec::ToJson(r.status).dump();
     }
     f += s.stable_selector + "/" + s.canary_selector + (s.managed_routes ? "M" : "");
+    f +=
+        "h" + std::to_string(s.hooks.calls) + s.hooks.ended + std::to_string(s.hooks.passed.size());
     for (const auto& r : s.revisions) {
       f += r.hash + std::to_string(r.revision) +
            (r.scale_down_at ? std::to_string(Seconds(*r.scale_down_at)) : "");
@@ -309,7 +315,10 @@ class World {
         pending_measurements_.push_back({m->run, m->metric, u});
       } else if (const auto* h = std::get_if<CallHook>(&intent)) {
         calls_.push_back(*h);
-        pending_hooks_.push_back({h->id, hooks(h->call, Seconds(now_))});
+        HookResult answer =
+            hooks ? hooks(h->call, Seconds(now_)) : HookResult{HookVerdict::kAllowed, "", 200, 1};
+        // Event hooks' answers are ignored by the engine: they wake nothing.
+        if (h->call.type != HookType::kEvent) pending_hooks_.push_back({h->id, answer});
       } else if (const auto* e = std::get_if<EmitEvent>(&intent)) {
         std::optional<int32_t> weight;
         if (state_.status.canary.weights) weight = state_.status.canary.weights->canary.weight;
@@ -339,6 +348,7 @@ class World {
 
   spec::ManifestSet set_;
   std::vector<spec::AnalysisTemplate> templates_;
+  std::vector<spec::AttachedWebhook> attached_;
   ReconcileContext ctx_;
   std::map<std::string, std::vector<Pod>> pods_;
   std::map<std::string, int32_t> desired_;

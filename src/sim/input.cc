@@ -79,6 +79,7 @@ StatusOr<SimulationInput> LoadInput(const std::vector<SourceFile>& files,
     Move(&set.analysis_templates, &all.analysis_templates);
     Move(&set.cluster_analysis_templates, &all.cluster_analysis_templates);
     Move(&set.others, &all.others);
+    Move(&set.rollout_webhooks, &all.rollout_webhooks);
   }
   if (files.size() > 1 && !diags.HasErrors()) {
     // Services and Ingresses in one file may belong to a Rollout in another.
@@ -115,6 +116,9 @@ StatusOr<SimulationInput> LoadInput(const std::vector<SourceFile>& files,
   in.rollout_file = picked->file;
   for (const auto& t : all.analysis_templates) in.templates.push_back(*t.object);
   for (const auto& t : all.cluster_analysis_templates) in.templates.push_back(*t.object);
+  std::vector<spec::RolloutWebhooks> hooks;
+  for (const auto& h : all.rollout_webhooks) hooks.push_back(*h.object);
+  in.webhooks = spec::AttachedWebhooksFor(in.rollout, hooks);
 
   const spec::SourceMap& sources = *picked->sources;
   auto report = [&](const std::string& path, std::string message) {

@@ -14,6 +14,7 @@
 #include "ramp/status.h"
 #include "spec/analysis.h"
 #include "spec/rollout.h"
+#include "spec/webhooks.h"
 
 namespace ramp::sim {
 
@@ -28,6 +29,8 @@ struct SimulationInput {
   std::string rollout_file;  // the file that defines it
   // Every AnalysisTemplate and ClusterAnalysisTemplate of the files, in file order.
   std::vector<spec::AnalysisTemplate> templates;
+  // The RolloutWebhooks hooks of the files attached to the Rollout, in calling order.
+  std::vector<spec::AttachedWebhook> webhooks;
 };
 
 // Loads `files` and picks the Rollout named `rollout_name` (empty: the only one). Errors

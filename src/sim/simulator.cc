@@ -55,7 +55,8 @@ struct Router {
 bool SameState(const engine::RolloutState& a, const engine::RolloutState& b) {
   if (!(a.status == b.status) || !(a.revisions == b.revisions) ||
       a.stable_selector != b.stable_selector || a.canary_selector != b.canary_selector ||
-      a.managed_routes != b.managed_routes || a.analysis_runs.size() != b.analysis_runs.size()) {
+      a.managed_routes != b.managed_routes || !(a.hooks == b.hooks) ||
+      a.analysis_runs.size() != b.analysis_runs.size()) {
     return false;
   }
   for (size_t i = 0; i < a.analysis_runs.size(); ++i) {
@@ -86,6 +87,7 @@ class World {
     if (!rollout_.metadata.generation) rollout_.metadata.generation = 1;
     ctx_.rollout = &rollout_;
     ctx_.templates = &input_.templates;
+    if (!input_.webhooks.empty()) ctx_.webhooks = &input_.webhooks;
     ctx_.evaluator.condition = analysis::ExprConditionEvaluator();
     ctx_.evaluator.secrets = [](std::string_view, std::string_view) -> StatusOr<std::string> {
       return Fail(FailedPreconditionError("secrets are not available in ramp simulate"));
@@ -344,6 +346,19 @@ Status World::Carry(const Intent& intent) {
                             pending_measurements_.push_back({run, metric, std::move(u)});
                           });
   } else if (const auto* c = std::get_if<engine::CallHook>(&intent)) {
+    // Event hooks' answers are ignored by the engine, so they are not fed back.
+    if (c->call.type == HookType::kEvent) return OkStatus();
+    // An attached rollback hook (RolloutWebhooks) allowed would roll back at once: the simulated
+    // receiver never asks for a rollback, as every other hook passes.
+    if (c->call.type == HookType::kRollback && c->id.rfind("hooks/", 0) == 0) {
+      HookResult no;
+      no.verdict = HookVerdict::kDenied;
+      no.message = "ramp simulate never signals a rollback";
+      no.http_status = 403;
+      no.attempts = 1;
+      pending_hooks_.push_back({c->id, std::move(no)});
+      return OkStatus();
+    }
     HookResult allowed;
     allowed.verdict = HookVerdict::kAllowed;
     allowed.message = "ramp simulate allows every hook call";

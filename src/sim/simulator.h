@@ -16,7 +16,10 @@
 //     verdict), or an Error "no scenario value for metric M at t=…". The simulated provider
 //     never reports Running, so Resume and Terminate arise only in theory; they are answered
 //     the same way. GarbageCollect has nothing to collect.
-//   * Hooks (ramp/webhook steps): every call is answered Allowed on the next reconcile.
+//   * Hooks (ramp/webhook steps and the RolloutWebhooks of the -f files attached to the
+//     Rollout): every call is answered Allowed on the next reconcile, except a RolloutWebhooks
+//     rollback hook (Denied: an allowed one would abort); calls of `event` hooks are made but
+//     not answered, as the engine ignores their results.
 //   * Secrets (secretKeyRef arguments) cannot be read: "secrets are not available in ramp
 //     simulate", which ends such a run in Error as a missing Secret does in Argo.
 //

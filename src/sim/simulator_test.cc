@@ -525,3 +525,49 @@ metrics:
 
 }  // namespace
 }  // namespace ramp::sim
+
+namespace ramp::sim {
+namespace {
+
+// RolloutWebhooks in the -f files are attached: every hook is answered Allowed (rollback hooks
+// Denied), so the update runs as without them.
+TEST(SimulatorTest, RolloutWebhooksAreCalledAndAllowed) {
+  const std::string hooks = std::string(kCanary) + R"(---
+apiVersion: ramp.dev/v1alpha1
+kind: RolloutWebhooks
+metadata: {name: demo-hooks}
+spec:
+  rolloutRef: {name: demo}
+  interval: 30s
+  webhooks:
+  - {name: approve, type: confirm-rollout, url: "http://h.test/a"}
+  - {name: load, type: pre-rollout, url: "http://h.test/l"}
+  - {name: check, type: rollout, url: "http://h.test/c"}
+  - {name: more, type: confirm-traffic-increase, url: "http://h.test/m"}
+  - {name: ship, type: confirm-promotion, url: "http://h.test/s"}
+  - {name: rb, type: rollback, url: "http://h.test/r"}
+  - {name: done, type: post-rollout, url: "http://h.test/d"}
+  - {name: audit, type: event, url: "http://h.test/e"}
+)";
+  StatusOr<SimulationInput> in = LoadInput({{"m.yaml", hooks}}, "");
+  ASSERT_TRUE(in.has_value()) << in.error().message();
+  EXPECT_EQ(in->webhooks.size(), 8u);
+  Result r = Simulate(hooks, R"(update: {image: demo:v2}
+readyAfter: 5s
+actions:
+- {at: 1m, do: promote}
+)");
+  ASSERT_TRUE(r.status.ok()) << r.status.message();
+  EXPECT_EQ(r.summary.settled_by, SettledBy::kCompleted);
+  EXPECT_FALSE(r.summary.aborted);
+  const Event* step1 = r.Find("RolloutStepCompleted", "1/3");
+  ASSERT_NE(step1, nullptr);
+  EXPECT_EQ(Sec(step1->t), 5);
+  EXPECT_EQ(step1->weight, 20);
+  const Event* step3 = r.Find("RolloutStepCompleted", "3/3");
+  ASSERT_NE(step3, nullptr);
+  EXPECT_EQ(Sec(step3->t), 65);
+}
+
+}  // namespace
+}  // namespace ramp::sim

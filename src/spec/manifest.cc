@@ -106,6 +106,9 @@ ManifestSet LoadManifests(std::string_view text, std::string_view file) {
     } else {
       if (group == kRampGroup) ValidateRampObject(&ctx, root);
       if (!diags.HasErrors()) {
+        if (group == kRampGroup && kind == kRolloutWebhooksKind) {
+          LoadInto(&set.rollout_webhooks, &ctx, diags, sources, root, DecodeRolloutWebhooks);
+        }
         std::string name = ScalarOr(At(&root, {"metadata", "name"}));
         set.others.push_back(OtherObject{api, kind, name, fname, std::move(doc)});
       }

@@ -18,6 +18,7 @@
 #include "spec/analysis.h"
 #include "spec/diagnostics.h"
 #include "spec/rollout.h"
+#include "spec/webhooks.h"
 
 namespace ramp::spec {
 
@@ -45,8 +46,10 @@ struct ManifestSet {
   std::vector<Located<AnalysisRun>> analysis_runs;
   std::vector<Located<Experiment>> experiments;
   std::vector<OtherObject> others;  // ramp.dev kinds included, once validated
-  Diagnostics diagnostics;          // errors and warnings of every document
-  size_t documents = 0;             // non-empty documents seen
+  // The RolloutWebhooks documents, decoded (each is also in `others`, as before).
+  std::vector<Located<RolloutWebhooks>> rollout_webhooks;
+  Diagnostics diagnostics;  // errors and warnings of every document
+  size_t documents = 0;     // non-empty documents seen
 
   bool ok() const { return !diagnostics.HasErrors(); }
 };

@@ -367,9 +367,10 @@ void RegisterStatus(CLI::App* app) {
 }
 
 void RegisterDelete(CLI::App* app) {
-  auto* del = app->add_subcommand("delete", "Delete a rollout (its instances stop) or template");
+  auto* del = app->add_subcommand(
+      "delete", "Delete a rollout (its instances stop), a template or a RolloutWebhooks");
   del->require_subcommand(1);
-  for (const std::string kind : {"rollout", "analysistemplate"}) {
+  for (const std::string kind : {"rollout", "analysistemplate", "rolloutwebhooks"}) {
     auto c = std::make_shared<Common>();
     auto name = std::make_shared<std::string>();
     auto* cmd = del->add_subcommand(kind, "Delete a " + kind);
@@ -378,9 +379,11 @@ void RegisterDelete(CLI::App* app) {
     cmd->callback([c, name, kind] {
       WithClient("delete " + kind, *c, [&](ApiClient& client) {
         const std::string path =
-            kind == "rollout"
-                ? RolloutPath(*c, *name)
-                : "/v1/analysistemplates/" + PathSegment(c->namespace_) + "/" + PathSegment(*name);
+            kind == "rollout" ? RolloutPath(*c, *name)
+                              : "/v1/" +
+                                    std::string(kind == "analysistemplate" ? "analysistemplates"
+                                                                           : "rolloutwebhooks") +
+                                    "/" + PathSegment(c->namespace_) + "/" + PathSegment(*name);
         auto r = client.Call("DELETE", path);
         if (!r) return Report("delete " + kind, r.error());
         std::cout << fmt::format("{} \"{}\" deleted\n", kind, *name);

@@ -294,6 +294,15 @@ class ApiImpl : public ApiServer {
     // /v1/rollouts[/ns/name[/events|/actions/<verb>]]
     if (parts.size() >= 2 && parts[1] == "rollouts") return Rollouts(req, parts, reply, send);
     if (parts.size() >= 2 && parts[1] == "analysistemplates") return Templates(req, parts, send);
+    // DELETE /v1/rolloutwebhooks/NS/NAME (they are applied with /v1/apply).
+    if (parts.size() == 4 && parts[1] == "rolloutwebhooks") {
+      if (req.method != "DELETE") return send(ErrorReply(405, "use DELETE"));
+      daemon_->DeleteTemplate("RolloutWebhooks", ObjectRef{parts[2], parts[3]}, [send](Status s) {
+        if (!s.ok()) return send(ErrorReply(HttpStatusOf(s), s.message()));
+        send(JsonReply(200, {{"deleted", true}}));
+      });
+      return;
+    }
     // /v1/analysisruns/<ns>/<name>/actions/terminate
     if (parts.size() == 6 && parts[1] == "analysisruns" && parts[4] == "actions") {
       if (req.method != "POST") return send(ErrorReply(405, "use POST"));

@@ -16,6 +16,7 @@
 #include "net/event_loop.h"
 #include "runtime/provider_set.h"
 #include "spec/manifest.h"
+#include "spec/webhooks.h"
 #include "spec/yaml_tree.h"
 
 namespace ramp::daemon {
@@ -26,6 +27,9 @@ using nlohmann::json;
 constexpr std::string_view kDefaultNamespace = "default";
 constexpr std::string_view kTrafficRouterAnnotation = "ramp.dev/traffic-router";
 constexpr std::string_view kPlatformAnnotation = "ramp.dev/platform";
+// ramp's own kind: Flagger-type hooks attached to a Rollout (spec/webhooks.h). Stored and kept
+// like the templates, keyed by kind.
+constexpr std::string_view kKindRolloutWebhooks = "RolloutWebhooks";
 
 std::string KindOf(const json& doc) {
   return doc.is_object() && doc.contains("kind") && doc["kind"].is_string()
@@ -88,7 +92,8 @@ class DaemonImpl : public Daemon, public std::enable_shared_from_this<DaemonImpl
         if (auto self = weak.lock()) self->OnEvent(e);
       });
     }
-    for (std::string_view kind : {kKindAnalysisTemplate, kKindClusterAnalysisTemplate}) {
+    for (std::string_view kind :
+         {kKindAnalysisTemplate, kKindClusterAnalysisTemplate, kKindRolloutWebhooks}) {
       auto listed = Await<std::vector<StoredObject>>(
           [&](auto done) { options_.store->List(kind, "", std::move(done)); });
       if (!listed) return listed.error();
@@ -157,10 +162,18 @@ class DaemonImpl : public Daemon, public std::enable_shared_from_this<DaemonImpl
         templates.push_back(std::move(doc));
       } else if (kind == kKindClusterAnalysisTemplate) {
         templates.push_back(std::move(doc));
+      } else if (kind == kKindRolloutWebhooks) {
+        DefaultNamespace(&doc);
+        auto parsed = spec::ParseRolloutWebhooks(doc);
+        if (!parsed) {
+          return done(Fail(InvalidArgumentError(fmt::format(
+              "{}: RolloutWebhooks {}: {}", file, RefOf(doc).Key(), parsed.error().message()))));
+        }
+        templates.push_back(std::move(doc));
       } else {
         return done(Fail(InvalidArgumentError(fmt::format(
             "{}: kind \"{}\" cannot be applied to ramp serve (Rollout, AnalysisTemplate, "
-            "ClusterAnalysisTemplate)",
+            "ClusterAnalysisTemplate, RolloutWebhooks)",
             file, kind))));
       }
     }
@@ -298,7 +311,9 @@ class DaemonImpl : public Daemon, public std::enable_shared_from_this<DaemonImpl
   std::vector<json> Templates() const override {
     std::lock_guard<std::mutex> lock(mu_);
     std::vector<json> out;
-    for (const auto& [key, doc] : template_docs_) out.push_back(doc);
+    for (const auto& [key, doc] : template_docs_) {
+      if (KindOf(doc) != kKindRolloutWebhooks) out.push_back(doc);
+    }
     return out;
   }
 
@@ -317,6 +332,8 @@ class DaemonImpl : public Daemon, public std::enable_shared_from_this<DaemonImpl
                                std::lock_guard<std::mutex> lock(self->mu_);
                                self->template_docs_.erase(key);
                                self->RebuildTemplates();
+                               // Hooks or templates may have left running rollouts.
+                               for (auto& [ref, entry] : self->entries_) entry.controller->Kick();
                              }
                              done(OkStatus());
                            });
@@ -399,13 +416,25 @@ class DaemonImpl : public Daemon, public std::enable_shared_from_this<DaemonImpl
   // Rebuilds the typed templates from their documents. Requires mu_.
   void RebuildTemplates() {
     auto typed = std::make_shared<std::vector<spec::AnalysisTemplate>>();
+    auto hooks = std::make_shared<std::vector<spec::RolloutWebhooks>>();
     for (const auto& [key, doc] : template_docs_) {
+      if (KindOf(doc) == kKindRolloutWebhooks) {
+        auto parsed = spec::ParseRolloutWebhooks(doc);
+        if (parsed) {
+          hooks->push_back(std::move(*parsed));
+        } else {
+          Log("",
+              fmt::format("stored {} does not decode, skipped: {}", key, parsed.error().message()));
+        }
+        continue;
+      }
       spec::ManifestSet set = spec::LoadManifests(doc.dump(), key);
       for (const auto& t : set.analysis_templates) typed->push_back(*t.object);
       for (const auto& t : set.cluster_analysis_templates) typed->push_back(*t.object);
     }
     std::atomic_store(&templates_,
                       std::shared_ptr<const std::vector<spec::AnalysisTemplate>>(typed));
+    std::atomic_store(&webhooks_, std::shared_ptr<const std::vector<spec::RolloutWebhooks>>(hooks));
   }
 
   void ApplyTemplates(std::vector<json> docs, std::shared_ptr<std::vector<Applied>> results,
@@ -571,6 +600,11 @@ class DaemonImpl : public Daemon, public std::enable_shared_from_this<DaemonImpl
       if (!self) return nullptr;
       return std::atomic_load(&self->templates_);
     };
+    deps.webhooks = [weak]() -> std::shared_ptr<const std::vector<spec::RolloutWebhooks>> {
+      auto self = weak.lock();
+      if (!self) return nullptr;
+      return std::atomic_load(&self->webhooks_);
+    };
     deps.instance_id = options_.instance_id;
     deps.resync = options_.resync;
     deps.on_cycle = options_.on_cycle;
@@ -595,6 +629,7 @@ class DaemonImpl : public Daemon, public std::enable_shared_from_this<DaemonImpl
   std::vector<std::unique_ptr<net::Strand>> retired_;                     // guarded by mu_
   std::map<std::string, json> template_docs_;                             // guarded by mu_
   std::shared_ptr<const std::vector<spec::AnalysisTemplate>> templates_;  // atomic access
+  std::shared_ptr<const std::vector<spec::RolloutWebhooks>> webhooks_;    // atomic access
   bool shut_down_ = false;                                                // guarded by mu_
 
   std::mutex watch_mu_;

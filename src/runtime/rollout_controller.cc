@@ -307,6 +307,13 @@ class ControllerImpl : public RolloutController,
     context.templates = templates ? templates.get() : &kNone;
     context.evaluator = deps_.evaluator;
     context.instance_id = deps_.instance_id;
+    std::vector<spec::AttachedWebhook> attached;
+    if (deps_.webhooks) {
+      if (auto all = deps_.webhooks(); all && !all->empty()) {
+        attached = spec::AttachedWebhooksFor(rollout_, *all);
+      }
+    }
+    context.webhooks = &attached;
     const Time now = deps_.clock->Now();
     engine::ReconcileResult result = engine::Reconcile(context, state_, observed, now);
     ++reconciles_;
@@ -555,7 +562,16 @@ class ControllerImpl : public RolloutController,
       return false;
     }
     if (const auto* c = std::get_if<engine::CallHook>(&intent)) {
-      auto answer = Bind([id = c->id](ControllerImpl* self, HookResult r) {
+      // The engine reads no answer to an event hook: one would only wake the rollout, whose
+      // next cycle may record another event, and so on.
+      const bool event = c->call.type == HookType::kEvent;
+      auto answer = Bind([id = c->id, event](ControllerImpl* self, HookResult r) {
+        if (event) {
+          if (r.verdict != HookVerdict::kAllowed) {
+            self->Log(fmt::format("event webhook {}: {}", id, r.message));
+          }
+          return;
+        }
         self->hooks_.push_back({id, std::move(r)});
         self->Kick();
       });

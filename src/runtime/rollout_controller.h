@@ -45,6 +45,7 @@
 #include "ramp/traffic_router.h"
 #include "spec/analysis.h"
 #include "spec/rollout.h"
+#include "spec/webhooks.h"
 
 namespace ramp::runtime {
 
@@ -63,6 +64,9 @@ struct RolloutControllerDeps {
   analysis::Evaluator evaluator;
   // The AnalysisTemplates and ClusterAnalysisTemplates analysis steps may name, as of now.
   std::function<std::shared_ptr<const std::vector<spec::AnalysisTemplate>>()> templates;
+  // Every RolloutWebhooks object, as of now; those naming this rollout attach their hooks
+  // (spec::AttachedWebhooksFor). Null: no hooks but the rollout's own ramp/webhook steps.
+  std::function<std::shared_ptr<const std::vector<spec::RolloutWebhooks>>()> webhooks;
   std::string instance_id;
   // Re-read the platform this often while waiting (instances do not push readiness changes).
   Duration resync = std::chrono::seconds(1);

@@ -174,5 +174,77 @@ TEST_F(ServeWebhookTest, FailingPreRolloutAndRolloutHooksAndTheRollbackHookAbort
   ASSERT_TRUE(Eventually([&] { return Traffic(10)["v5"] == 10; }, std::chrono::seconds(30)));
 }
 
+// The RolloutWebhooks kind: hooks attached to an unchanged Rollout from a separate object.
+TEST_F(ServeWebhookTest, RolloutWebhooksAttachHooksToAnUnchangedRollout) {
+  const std::string hooks = fmt::format(
+      R"(apiVersion: ramp.dev/v1alpha1
+kind: RolloutWebhooks
+metadata: {{name: web-hooks}}
+spec:
+  rolloutRef: {{name: web}}
+  interval: 1s
+  webhooks:
+    - {{name: smoke, type: pre-rollout, url: "{pre}"}}
+    - {{name: load, type: rollout, url: "{load}"}}
+    - {{name: go-live, type: confirm-promotion, url: "{promote}"}}
+    - {{name: report, type: post-rollout, url: "{post}"}}
+    - {{name: feed, type: event, url: "{events}", metadata: {{team: shop}}}}
+)",
+      fmt::arg("pre", hooks_.Url("/rw/pre")), fmt::arg("load", hooks_.Url("/rw/load")),
+      fmt::arg("promote", hooks_.Url("/rw/promote")), fmt::arg("post", hooks_.Url("/rw/post")),
+      fmt::arg("events", hooks_.Url("/rw/events")));
+  const std::string steps = "        - setWeight: 50\n";
+  ASSERT_EQ(Roll("v1", steps).exit_code, 0);
+  ASSERT_EQ(RunRamp("status", "web --timeout 60s " + state_).exit_code, 0) << Log("serve.log");
+  CliResult attached = Apply(hooks);
+  ASSERT_EQ(attached.exit_code, 0) << attached.err;
+  EXPECT_NE(attached.out.find("RolloutWebhooks default/web-hooks created"), std::string::npos)
+      << attached.out;
+
+  hooks_.Answer("/rw/promote", 403);
+  ASSERT_EQ(Roll("v2", steps).exit_code, 0);
+  // pre-rollout, then the weight; the closed promotion gate holds while rollout hooks repeat.
+  ASSERT_TRUE(Eventually(
+      [&] {
+        return hooks_.Calls("/rw/promote").size() >= 2 && hooks_.Calls("/rw/load").size() >= 2;
+      },
+      std::chrono::seconds(60)))
+      << Log("serve.log");
+  EXPECT_EQ(hooks_.Calls("/rw/pre").size(), 1u);
+  json s = Status();
+  EXPECT_EQ(s.value("phase", ""), "Progressing") << s.dump();
+  EXPECT_NE(s.value("message", "").find("waiting for confirm-promotion"), std::string::npos)
+      << s.dump();
+  EXPECT_NE(s.value("stableRS", ""), s.value("currentPodHash", ""));
+  ASSERT_TRUE(Eventually(
+      [&] {
+        auto seen = Traffic(40);
+        return seen["v1"] > 0 && seen["v2"] > 0;
+      },
+      std::chrono::seconds(20)));
+  EXPECT_TRUE(hooks_.Calls("/rw/post").empty());
+
+  hooks_.Answer("/rw/promote", 200);
+  ASSERT_EQ(RunRamp("status", "web --timeout 60s " + state_).exit_code, 0) << Log("serve.log");
+  ASSERT_TRUE(
+      Eventually([&] { return !hooks_.Calls("/rw/post").empty(); }, std::chrono::seconds(30)));
+  EXPECT_EQ(hooks_.Calls("/rw/post").front().value("phase", ""), "Healthy");
+  // Every event went to the feed, with Flagger's event metadata.
+  const std::vector<json> events = hooks_.Calls("/rw/events");
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.front()["metadata"].value("team", ""), "shop");
+  EXPECT_FALSE(events.front()["metadata"].value("eventMessage", "").empty());
+  EXPECT_FALSE(events.front()["metadata"].value("eventType", "").empty());
+
+  // Deleted, the hooks no longer run: v3 goes through with no further gate call.
+  CliResult deleted = RunRamp("delete", "rolloutwebhooks web-hooks " + state_);
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.err;
+  const size_t gate_calls = hooks_.Calls("/rw/promote").size();
+  hooks_.Answer("/rw/promote", 403);
+  ASSERT_EQ(Roll("v3", steps).exit_code, 0);
+  ASSERT_EQ(RunRamp("status", "web --timeout 60s " + state_).exit_code, 0) << Log("serve.log");
+  EXPECT_EQ(hooks_.Calls("/rw/promote").size(), gate_calls);
+}
+
 }  // namespace
 }  // namespace ramp::serve_testing

@@ -16,8 +16,10 @@
 // (exact all-stable / all-canary) `--changes` times; for each, the time from the admin call
 // returning (PUT /v1/services/<name> answered; the router's SetWeight done, i.e. `set map`
 // answered) to the first answer from the newly selected block, sending single requests in a loop
-// on one keep-alive connection. The call's own duration is reported too. The built-in proxy runs
-// with --state-file (every PUT is persisted and fsync'd before it answers), as in production; a
+// on one keep-alive connection. The call's own duration is reported too, and the time from the
+// call being made to the first new-block answer seen by a second client that keeps sending
+// requests while the call runs. The built-in proxy runs with --state-file (every PUT is persisted
+// and fsync'd before it answers; the new table is in effect before that), as in production; a
 // second one without a state file shows what the PUT costs without the fsync.
 //
 // The last line is exactly:
@@ -122,8 +124,11 @@ std::optional<WrkResult> RunWrk(const Target& t, int seconds, int connections, i
 struct ChangeLatency {
   std::vector<double> call_ms;    // the admin call
   std::vector<double> effect_ms;  // call returned → first answer from the new block
-  int64_t stale_answers = 0;      // answers from the old block after the call returned
-  int misses = 0;                 // changes never seen within the bound
+  // Call made → first answer from the new block, seen by a second client that keeps sending
+  // requests while the call runs.
+  std::vector<double> from_call_ms;
+  int64_t stale_answers = 0;  // answers from the old block after the call returned
+  int misses = 0;             // changes never seen within the bound
 };
 
 // Flips the weight between 100 and 0 `changes` times through `set_weight`, timing each.
@@ -135,7 +140,19 @@ ChangeLatency MeasureChanges(int port, int changes, const std::function<Status(i
   for (int i = 0; i < changes; ++i) {
     const int weight = i % 2 == 0 ? 100 : 0;
     const std::string want = weight == 100 ? "canary\n" : "stable\n";
+    // A second client probes while the call runs (bounded: 10000 requests or 5 s).
+    std::optional<Steady::time_point> probe_seen;
     const auto t0 = Steady::now();
+    std::thread prober([&] {
+      HttpConnection probe(port, std::chrono::seconds(5));
+      for (int n = 0; n < 10000 && Steady::now() < t0 + std::chrono::seconds(5); ++n) {
+        auto r = probe.Get("/");
+        if (r.has_value() && r->status == 200 && r->body == want) {
+          probe_seen = Steady::now();
+          return;
+        }
+      }
+    });
     Status s = set_weight(weight);
     const auto t1 = Steady::now();
     if (!s.ok()) {
@@ -154,12 +171,14 @@ ChangeLatency MeasureChanges(int port, int changes, const std::function<Status(i
       ++out.stale_answers;
     }
     const auto t2 = Steady::now();
+    prober.join();
     if (!seen) {
       ++out.misses;
       continue;
     }
     out.call_ms.push_back(ms(t1 - t0));
     out.effect_ms.push_back(ms(t2 - t1));
+    out.from_call_ms.push_back(ms((probe_seen ? *probe_seen : t2) - t0));
   }
   return out;
 }
@@ -168,12 +187,15 @@ void PrintChanges(const char* name, const ChangeLatency& c) {
   std::printf(
       "weight change, %s: %zu changes; call median %.3f ms (p90 %.3f, max %.3f); call returned → "
       "first answer from the new block median %.3f ms (p90 %.3f, max %.3f); answers from the old "
-      "block after the call returned: %lld; changes not seen: %d\n",
+      "block after the call returned: %lld; changes not seen: %d; call made → first answer from "
+      "the new block to a client probing meanwhile median %.3f ms (p90 %.3f, max %.3f)\n",
       name, c.effect_ms.size(), Median(c.call_ms), Percentile(c.call_ms, 0.9),
       c.call_ms.empty() ? 0 : *std::max_element(c.call_ms.begin(), c.call_ms.end()),
       Median(c.effect_ms), Percentile(c.effect_ms, 0.9),
       c.effect_ms.empty() ? 0 : *std::max_element(c.effect_ms.begin(), c.effect_ms.end()),
-      static_cast<long long>(c.stale_answers), c.misses);
+      static_cast<long long>(c.stale_answers), c.misses, Median(c.from_call_ms),
+      Percentile(c.from_call_ms, 0.9),
+      c.from_call_ms.empty() ? 0 : *std::max_element(c.from_call_ms.begin(), c.from_call_ms.end()));
 }
 
 int Run(const Flags& f) {

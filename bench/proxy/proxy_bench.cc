@@ -135,6 +135,9 @@ struct ChangeLatency {
 ChangeLatency MeasureChanges(int port, int changes, const std::function<Status(int)>& set_weight) {
   ChangeLatency out;
   HttpConnection conn(port, std::chrono::seconds(5));
+  // The concurrent client keeps its own connection for the whole run: a new connection would be
+  // accepted by the proxy's accept thread, the one that also serves the admin API.
+  HttpConnection probe(port, std::chrono::seconds(5));
   auto ms = [](Steady::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
   if (!set_weight(0).ok()) return out;
   for (int i = 0; i < changes; ++i) {
@@ -144,7 +147,6 @@ ChangeLatency MeasureChanges(int port, int changes, const std::function<Status(i
     std::optional<Steady::time_point> probe_seen;
     const auto t0 = Steady::now();
     std::thread prober([&] {
-      HttpConnection probe(port, std::chrono::seconds(5));
       for (int n = 0; n < 10000 && Steady::now() < t0 + std::chrono::seconds(5); ++n) {
         auto r = probe.Get("/");
         if (r.has_value() && r->status == 200 && r->body == want) {

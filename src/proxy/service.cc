@@ -219,6 +219,23 @@ StatusOr<uint64_t> ProxyServer::Impl::ApplyLocked(const std::string& name, Route
     acceptor = *bound;
   }
   auto snapshot = std::make_shared<const RouteTable>(std::move(table));
+  if (persist && existing && !rebind) {
+    // A change of an existing service on the same address (a weight, a route, an instance) is
+    // in effect for the next request at once, while the state file is written: the workers
+    // read the routing atomically, and only this (admin) thread waits for the fsync. The
+    // answer still waits for it, and a change that cannot be stored is taken back.
+    std::shared_ptr<const Routing> previous = existing->routing.load();
+    existing->routing.store(MakeRoutingLocked(existing.get(), snapshot));
+    std::map<std::string, std::shared_ptr<const RouteTable>> tables;
+    for (const auto& [n, s] : services) tables[n] = n == name ? snapshot : s->Table();
+    if (Status st = PersistLocked(tables); !st.ok()) {
+      existing->routing.store(std::move(previous));
+      return Fail(st);
+    }
+    last_version = std::max(last_version, snapshot->version);
+    PruneIdlePoolsLocked();
+    return snapshot->version;
+  }
   if (persist) {
     std::map<std::string, std::shared_ptr<const RouteTable>> tables;
     for (const auto& [n, s] : services) tables[n] = s->Table();

@@ -376,9 +376,49 @@ TEST_F(ProxyTest, OversizedMalformedAndSlowRequestsGetTheirStatus) {
   EXPECT_EQ(Body(Get(port, "/")), "stable");  // still serving
 }
 
+// A change to a running service is in effect at once and stored; one that cannot be stored is
+// refused and taken back, so what serves is always what a restart would bring back.
+TEST_F(ProxyTest, AChangeThatCannotBeStoredIsTakenBack) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("ramp-proxy-unstored-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  ProxyOptions o;
+  o.state_file = (dir / "state.json").string();
+  auto proxy = StartProxy(o);
+  ASSERT_TRUE(proxy);
+  ASSERT_TRUE(proxy->Apply("shop", Table(stable_.Port(), canary_.Port(), 0)).has_value());
+  const int port = proxy->ServicePort("shop");
+  Conn c(port);  // one keep-alive client throughout
+  auto next = [&] {
+    c.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    auto r = c.ReadResponse();
+    return r ? Body(*r) : std::string("no answer");
+  };
+  EXPECT_EQ(next(), "stable");
+  ASSERT_TRUE(proxy->Apply("shop", Table(stable_.Port(), canary_.Port(), 100)).has_value());
+  EXPECT_EQ(next(), "canary");
+  // The state file cannot be written: its temporary name is taken by a directory.
+  std::filesystem::create_directories(dir / "state.json.tmp");
+  auto refused = proxy->Apply("shop", Table(stable_.Port(), canary_.Port(), 0));
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code(), StatusCode::kUnavailable);
+  EXPECT_NE(refused.error().message().find("state file"), std::string::npos);
+  EXPECT_EQ(proxy->Get("shop")->canary_weight, 100);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(next(), "canary");
+  std::filesystem::remove_all(dir / "state.json.tmp");
+  proxy.reset();
+  auto again = StartProxy(o);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->Get("shop")->canary_weight, 100);
+  again.reset();
+  std::filesystem::remove_all(dir);
+}
+
 TEST_F(ProxyTest, AdminApiAndPersistenceAcrossRestart) {
   auto dir =
       std::filesystem::temp_directory_path() / ("ramp-proxy-test-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);  // a run that crashed under the same pid left its state
   std::filesystem::create_directories(dir);
   ProxyOptions o;
   o.admin_address = "127.0.0.1:0";

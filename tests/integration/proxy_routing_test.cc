@@ -22,6 +22,7 @@
 
 #include "proxy/proxy_server.h"
 #include "proxy/test_backend.h"
+#include "tests/integration/raw_http_testing.h"
 
 namespace ramp::proxy {
 namespace {
@@ -29,111 +30,10 @@ namespace {
 using nlohmann::json;
 using testing::TestBackend;
 
-// A blocking loopback connection with a receive timeout, for raw HTTP/1.1.
-class Conn {
- public:
-  explicit Conn(int port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    timeval tv{10, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ok_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  }
-  ~Conn() { ::close(fd_); }
-  bool ok() const { return ok_; }
-  void Send(const std::string& s) {
-    size_t off = 0;
-    while (off < s.size()) {
-      ssize_t n = ::send(fd_, s.data() + off, s.size() - off, MSG_NOSIGNAL);
-      if (n <= 0) return;
-      off += static_cast<size_t>(n);
-    }
-  }
-  bool Fill() {
-    char tmp[16384];
-    ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
-    if (n <= 0) return false;
-    buf_.append(tmp, static_cast<size_t>(n));
-    return true;
-  }
-  // Reads one response with a Content-Length (all the proxy sends here); nullopt on close or
-  // timeout before it ends.
-  std::optional<std::string> ReadResponse() {
-    for (int i = 0; i < 100000; ++i) {
-      size_t end = buf_.find("\r\n\r\n");
-      if (end != std::string::npos) {
-        std::string lower = buf_.substr(0, end);
-        for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        size_t cl = lower.find("content-length:");
-        size_t len =
-            cl == std::string::npos ? 0 : std::strtoul(lower.c_str() + cl + 15, nullptr, 10);
-        if (buf_.size() >= end + 4 + len) {
-          std::string out = buf_.substr(0, end + 4 + len);
-          buf_.erase(0, end + 4 + len);
-          return out;
-        }
-      }
-      if (!Fill()) return std::nullopt;
-    }
-    return std::nullopt;
-  }
-  // Reads a response head only (e.g. a 101); what follows stays buffered.
-  std::optional<std::string> ReadHead() {
-    for (int i = 0; i < 100000; ++i) {
-      size_t end = buf_.find("\r\n\r\n");
-      if (end != std::string::npos) {
-        std::string out = buf_.substr(0, end + 4);
-        buf_.erase(0, end + 4);
-        return out;
-      }
-      if (!Fill()) return std::nullopt;
-    }
-    return std::nullopt;
-  }
-  std::optional<std::string> ReadExactly(size_t n) {
-    while (buf_.size() < n) {
-      if (!Fill()) return std::nullopt;
-    }
-    std::string out = buf_.substr(0, n);
-    buf_.erase(0, n);
-    return out;
-  }
-  // True when the peer closes within the receive timeout (any bytes before are discarded).
-  bool ClosedByPeer() {
-    buf_.clear();
-    char tmp[4096];
-    for (int i = 0; i < 1000; ++i) {
-      ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
-      if (n == 0) return true;
-      if (n < 0) return errno == ECONNRESET;
-    }
-    return false;
-  }
-
- private:
-  int fd_ = -1;
-  bool ok_ = false;
-  std::string buf_;
-};
-
-std::string Get(int port, const std::string& path, const std::string& extra = "") {
-  Conn c(port);
-  c.Send("GET " + path + " HTTP/1.1\r\nHost: x\r\n" + extra + "Connection: close\r\n\r\n");
-  return c.ReadResponse().value_or("");
-}
-
-std::string Body(const std::string& response) {
-  size_t end = response.find("\r\n\r\n");
-  return end == std::string::npos ? "" : response.substr(end + 4);
-}
-
-int StatusOf(const std::string& response) {
-  if (response.size() < 12) return 0;
-  return std::atoi(response.c_str() + 9);
-}
+using raw_http::Body;
+using raw_http::Conn;
+using raw_http::Get;
+using raw_http::StatusOf;
 
 // The value of response header `name` (case-insensitive), or "".
 std::string HeaderOf(const std::string& response, const std::string& name) {

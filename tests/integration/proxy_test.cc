@@ -17,6 +17,7 @@
 
 #include "net/testing/http_test_server.h"
 #include "proxy/proxy_server.h"
+#include "tests/integration/raw_http_testing.h"
 
 namespace ramp::proxy {
 namespace {
@@ -26,100 +27,10 @@ using testing::HttpTestServer;
 using testing::TestRequest;
 using testing::TestResponse;
 
-// A blocking loopback connection with a receive timeout, for raw HTTP/1.1.
-class Conn {
- public:
-  explicit Conn(int port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    timeval tv{10, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ok_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  }
-  ~Conn() { ::close(fd_); }
-  bool ok() const { return ok_; }
-  void Send(const std::string& s) {
-    size_t off = 0;
-    while (off < s.size()) {
-      ssize_t n = ::send(fd_, s.data() + off, s.size() - off, MSG_NOSIGNAL);
-      if (n <= 0) return;
-      off += static_cast<size_t>(n);
-    }
-  }
-  // Reads one response (Content-Length or chunked); nullopt on close/timeout before it ends.
-  std::optional<std::string> ReadResponse() {
-    for (int i = 0; i < 100000; ++i) {
-      size_t end = buf_.find("\r\n\r\n");
-      if (end != std::string::npos) {
-        std::string head = buf_.substr(0, end + 4);
-        std::string lower = head;
-        for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        size_t cl = lower.find("content-length:");
-        if (lower.find("transfer-encoding: chunked") != std::string::npos) {
-          size_t term = buf_.find("\r\n0\r\n\r\n", end);
-          if (term == std::string::npos && buf_.compare(end + 4, 5, "0\r\n\r\n") == 0) {
-            term = end + 2;
-          }
-          if (term != std::string::npos) {
-            std::string out = buf_.substr(0, term + 7);
-            buf_.erase(0, term + 7);
-            return out;
-          }
-        } else if (cl != std::string::npos) {
-          size_t len = std::strtoul(lower.c_str() + cl + 15, nullptr, 10);
-          if (buf_.size() >= end + 4 + len) {
-            std::string out = buf_.substr(0, end + 4 + len);
-            buf_.erase(0, end + 4 + len);
-            return out;
-          }
-        } else {
-          std::string out = buf_;
-          buf_.clear();
-          return out;
-        }
-      }
-      char tmp[8192];
-      ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
-      if (n <= 0) return std::nullopt;
-      buf_.append(tmp, static_cast<size_t>(n));
-    }
-    return std::nullopt;
-  }
-  // True when the peer closes within the receive timeout (any bytes before are discarded).
-  bool ClosedByPeer() {
-    char tmp[4096];
-    for (int i = 0; i < 1000; ++i) {
-      ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
-      if (n == 0) return true;
-      if (n < 0) return errno == ECONNRESET;
-    }
-    return false;
-  }
-
- private:
-  int fd_ = -1;
-  bool ok_ = false;
-  std::string buf_;
-};
-
-std::string Get(int port, const std::string& path, const std::string& extra = "") {
-  Conn c(port);
-  c.Send("GET " + path + " HTTP/1.1\r\nHost: x\r\n" + extra + "Connection: close\r\n\r\n");
-  return c.ReadResponse().value_or("");
-}
-
-std::string Body(const std::string& response) {
-  size_t end = response.find("\r\n\r\n");
-  return end == std::string::npos ? "" : response.substr(end + 4);
-}
-
-int StatusOf(const std::string& response) {
-  if (response.size() < 12) return 0;
-  return std::atoi(response.c_str() + 9);
-}
+using raw_http::Body;
+using raw_http::Conn;
+using raw_http::Get;
+using raw_http::StatusOf;
 
 RouteTable Table(int stable_port, std::optional<int> canary_port, int weight,
                  json extra = json::object()) {

@@ -24,7 +24,6 @@
 #include "net/http_server.h"
 #include "platform/process/instance_logs.h"
 #include "spec/analysis.h"
-#include "spec/manifest.h"
 
 namespace ramp::daemon {
 namespace {
@@ -378,13 +377,9 @@ class ApiImpl : public ApiServer {
       o.name = (generate_name.empty() ? o.templates[0].template_name + "-" : generate_name) +
                RandomSuffix();
     }
-    std::vector<spec::AnalysisTemplate> available;
-    for (const json& doc : daemon_->Templates()) {
-      spec::ManifestSet set = spec::LoadManifests(doc.dump(), "stored template");
-      for (const auto& t : set.analysis_templates) available.push_back(*t.object);
-      for (const auto& t : set.cluster_analysis_templates) available.push_back(*t.object);
-    }
-    auto made = options_.runs->MakeRun(o, available);
+    auto available = daemon_->AnalysisTemplates();
+    auto made =
+        options_.runs->MakeRun(o, available ? *available : std::vector<spec::AnalysisTemplate>());
     if (!made) {
       const bool missing = made.error().message().find("not found") != std::string::npos;
       return send(ErrorReply(missing ? 404 : 400, made.error().message(),

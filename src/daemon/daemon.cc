@@ -308,6 +308,10 @@ class DaemonImpl : public Daemon, public std::enable_shared_from_this<DaemonImpl
     });
   }
 
+  std::shared_ptr<const std::vector<spec::AnalysisTemplate>> AnalysisTemplates() const override {
+    return std::atomic_load(&templates_);
+  }
+
   std::vector<json> Templates() const override {
     std::lock_guard<std::mutex> lock(mu_);
     std::vector<json> out;
@@ -726,6 +730,9 @@ StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
     }
     void DeleteRollout(const ObjectRef& ref, StatusCallback done) override {
       impl->DeleteRollout(ref, std::move(done));
+    }
+    std::shared_ptr<const std::vector<spec::AnalysisTemplate>> AnalysisTemplates() const override {
+      return impl->AnalysisTemplates();
     }
     std::vector<json> Templates() const override { return impl->Templates(); }
     void DeleteTemplate(std::string_view kind, const ObjectRef& ref, StatusCallback done) override {

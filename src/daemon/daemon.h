@@ -120,6 +120,8 @@ class Daemon {
   // Deletes a rollout: every instance stopped, its routes removed, its stored record deleted.
   virtual void DeleteRollout(const ObjectRef& ref, StatusCallback done) = 0;
 
+  // The stored AnalysisTemplates and ClusterAnalysisTemplates, decoded (as the rollouts see them).
+  virtual std::shared_ptr<const std::vector<spec::AnalysisTemplate>> AnalysisTemplates() const = 0;
   // The stored AnalysisTemplates (both kinds) as the documents that were applied.
   virtual std::vector<nlohmann::json> Templates() const = 0;
   virtual void DeleteTemplate(std::string_view kind, const ObjectRef& ref, StatusCallback done) = 0;

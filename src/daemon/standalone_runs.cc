@@ -53,7 +53,7 @@ class StandaloneRunsImpl : public StandaloneRuns {
       Entry& e = runs_[o.ref];
       e.run = *run;
       if (!spec::IsCompleted(run->status.phase)) {
-        Launch(o.ref, &e, analysis::ForgetDispatched(std::move(*run)), {});
+        Launch(o.ref, &e, analysis::ForgetDispatched(std::move(*run)));
       }
     }
     return OkStatus();
@@ -86,7 +86,7 @@ class StandaloneRunsImpl : public StandaloneRuns {
       return put.error();
     }
     Log(ref.Key(), "created");
-    Launch(ref, &runs_[ref], std::move(made.run), std::move(made.secrets));
+    Launch(ref, &runs_[ref], std::move(made.run));
     return OkStatus();
   }
 
@@ -133,11 +133,10 @@ class StandaloneRunsImpl : public StandaloneRuns {
   }
 
   // Runs `run` on a thread of its own until it completes or the daemon stops. mu_ held.
-  void Launch(const ObjectRef& ref, Entry* e, spec::AnalysisRun run,
-              std::vector<std::string> secrets) {
+  // Secret arguments reach providers through the evaluator's secret lookup, read at each call.
+  void Launch(const ObjectRef& ref, Entry* e, spec::AnalysisRun run) {
     e->terminate = std::make_shared<std::atomic<bool>>(run.spec.terminate);
-    e->thread = std::thread([this, ref, run = std::move(run), secrets = std::move(secrets),
-                             terminate = e->terminate]() mutable {
+    e->thread = std::thread([this, ref, run = std::move(run), terminate = e->terminate]() mutable {
       runtime::AnalysisRunnerOptions o;
       o.providers = options_.providers;
       o.clock = options_.clock;
@@ -154,7 +153,6 @@ class StandaloneRunsImpl : public StandaloneRuns {
         for (const engine::EmitEvent& ev : events) Log(ref.Key(), ev.reason + ": " + ev.message);
         Store(ref, updated);
       };
-      (void)secrets;  // secret values reach providers through o.evaluator.secrets
       auto done = runtime::RunAnalysis(std::move(run), o);
       if (!done) Log(ref.Key(), "stopped: " + done.error().message());
     });

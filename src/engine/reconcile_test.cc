@@ -29,28 +29,7 @@ using testing_util::SeenEvent;
 using testing_util::Value;
 using testing_util::World;
 
-constexpr char kCanaryA[] = R"(apiVersion: argoproj.io/v1alpha1
-kind: Rollout
-metadata: {name: demo, namespace: default}
-spec:
-  replicas: 10
-  selector: {matchLabels: {app: demo}}
-  template:
-    metadata: {labels: {app: demo}}
-    spec:
-      containers: [{name: app, image: demo:v1}]
-  strategy:
-    canary:
-      canaryService: demo-canary
-      stableService: demo-stable
-      trafficRouting:
-        plugins: {ramp/proxy: {listen: ":8080"}}
-      steps:
-      - setWeight: 20
-      - pause: {}
-      - setWeight: 50
-      - pause: {duration: 30s}
-)";
+constexpr const char* kCanaryA = testing_util::kCanaryRollout;
 
 TEST(ReconcileTest, FirstDeployGoesStraightToHealthy) {
   World w(kCanaryA);

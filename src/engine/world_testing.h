@@ -30,6 +30,30 @@ namespace ramp::engine::testing_util {
 
 inline constexpr Time kT0 = Time(std::chrono::seconds(1'767'225'600));  // 2026-01-01T00:00:00Z
 
+// A traffic-routed canary of 10 replicas: setWeight 20, pause, setWeight 50, pause 30s.
+inline constexpr char kCanaryRollout[] = R"(apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: demo, namespace: default}
+spec:
+  replicas: 10
+  selector: {matchLabels: {app: demo}}
+  template:
+    metadata: {labels: {app: demo}}
+    spec:
+      containers: [{name: app, image: demo:v1}]
+  strategy:
+    canary:
+      canaryService: demo-canary
+      stableService: demo-stable
+      trafficRouting:
+        plugins: {ramp/proxy: {listen: ":8080"}}
+      steps:
+      - setWeight: 20
+      - pause: {}
+      - setWeight: 50
+      - pause: {duration: 30s}
+)";
+
 struct SeenEvent {
   int64_t t;  // seconds since kT0
   std::string reason;

@@ -13,6 +13,7 @@
 
 #include "ramp/traffic_router.h"
 #include "tests/integration/data_plane_testing.h"
+#include "tests/integration/split_checks.h"
 #include "traffic/haproxy/haproxy_router.h"
 
 namespace ramp::dataplane_testing {
@@ -90,20 +91,7 @@ TEST_F(HaproxySplitTest, CanaryShareLiesInThe999PercentIntervalAtWeights0To100) 
     ASSERT_TRUE(check.has_value()) << check.error().ToString();
     EXPECT_EQ(check->verification, WeightVerification::kVerified) << check->message;
 
-    SplitCounts c = Send(kRequests);
-    const CountInterval in = BinomialInterval(kRequests, weight / 100.0);
-    std::printf("haproxy, weight %3d: %s; 99.9 %% interval [%lld, %lld]\n", weight,
-                c.Describe().c_str(), static_cast<long long>(in.lo), static_cast<long long>(in.hi));
-    EXPECT_EQ(c.failures, 0) << c.Describe();
-    EXPECT_EQ(c.Of("v1") + c.Of("v2"), kRequests) << c.Describe();
-    EXPECT_TRUE(in.Contains(c.Of("v2")))
-        << c.Of("v2") << " canary answers outside [" << in.lo << ", " << in.hi << "]";
-    if (weight == 0) {
-      EXPECT_EQ(c.Of("v2"), 0);
-    }
-    if (weight == 100) {
-      EXPECT_EQ(c.Of("v1"), 0);
-    }
+    ExpectSplitWithinInterval("haproxy", weight, kRequests, Send(kRequests));
   }
 }
 
@@ -115,27 +103,16 @@ TEST_F(HaproxySplitTest, HeaderRouteSendsMatchingRequestsToTheCanaryAtWeightZero
   HeaderRoute route{"beta-testers", {{"X-Canary", {StringMatch::Kind::kExact, "yes"}}}};
   Status s = Await([&](auto d) { router->SetHeaderRoute(route, d); });
   ASSERT_TRUE(s.ok()) << s.ToString();
-  SplitCounts with = Send(1000, {"X-Canary: yes"});
-  EXPECT_EQ(with.failures, 0) << with.Describe();
-  EXPECT_EQ(with.Of("v2"), 1000) << with.Describe();
-  SplitCounts without = Send(1000);
-  EXPECT_EQ(without.Of("v1"), 1000) << without.Describe();
-  SplitCounts other_value = Send(1000, {"X-Canary: no"});
-  EXPECT_EQ(other_value.Of("v1"), 1000) << other_value.Describe();
-  // Header names are case-insensitive, values are not; a longer value is no exact match.
-  EXPECT_EQ(Send(200, {"x-CANARY: yes"}).Of("v2"), 200);
-  EXPECT_EQ(Send(200, {"X-Canary: YES"}).Of("v1"), 200);
-  EXPECT_EQ(Send(200, {"X-Canary: yess"}).Of("v1"), 200);
+  ExpectExactHeaderRoute(
+      [this](int n, std::vector<std::string> h) { return Send(n, std::move(h)); });
 
   // Prefix and regex matches in a second route (the routes are ORed), weight 100 unaffected.
   HeaderRoute more{"mobile",
                    {{"User-Agent", {StringMatch::Kind::kPrefix, "Mobile Safari/"}},
                     {"X-User", {StringMatch::Kind::kRegex, "^u[0-9]+;beta$"}}}};
   ASSERT_TRUE(Await([&](auto d) { router->SetHeaderRoute(more, d); }).ok());
-  EXPECT_EQ(Send(200, {"User-Agent: Mobile Safari/17"}).Of("v2"), 200);
-  EXPECT_EQ(Send(200, {"User-Agent: Desktop Mobile Safari/17"}).Of("v1"), 200);
-  EXPECT_EQ(Send(200, {"X-User: u42;beta"}).Of("v2"), 200);
-  EXPECT_EQ(Send(200, {"X-User: u42;betamax"}).Of("v1"), 200);
+  ExpectPrefixAndRegexRoute(
+      [this](int n, std::vector<std::string> h) { return Send(n, std::move(h)); });
   EXPECT_EQ(Send(200, {"X-Canary: yes"}).Of("v2"), 200);
   auto check = Verify(*router, 0);
   ASSERT_TRUE(check.has_value()) << check.error().ToString();

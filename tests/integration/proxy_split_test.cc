@@ -12,6 +12,7 @@
 #include <string>
 
 #include "tests/integration/data_plane_testing.h"
+#include "tests/integration/split_checks.h"
 
 namespace ramp::dataplane_testing {
 namespace {
@@ -94,20 +95,7 @@ TEST_F(ProxySplitTest, CanaryShareLiesInThe999PercentIntervalAtWeights0To100) {
   for (int weight : {0, 5, 50, 100}) {
     SCOPED_TRACE("canary weight " + std::to_string(weight));
     Apply(Table(*v1_, *v2_, weight));
-    SplitCounts c = Send(kRequests);
-    const CountInterval in = BinomialInterval(kRequests, weight / 100.0);
-    std::printf("built-in proxy, weight %3d: %s; 99.9 %% interval [%lld, %lld]\n", weight,
-                c.Describe().c_str(), static_cast<long long>(in.lo), static_cast<long long>(in.hi));
-    EXPECT_EQ(c.failures, 0) << c.Describe();
-    EXPECT_EQ(c.Of("v1") + c.Of("v2"), kRequests) << c.Describe();
-    EXPECT_TRUE(in.Contains(c.Of("v2")))
-        << c.Of("v2") << " canary answers outside [" << in.lo << ", " << in.hi << "]";
-    if (weight == 0) {
-      EXPECT_EQ(c.Of("v2"), 0);
-    }
-    if (weight == 100) {
-      EXPECT_EQ(c.Of("v1"), 0);
-    }
+    ExpectSplitWithinInterval("built-in proxy", weight, kRequests, Send(kRequests));
   }
 }
 

@@ -21,6 +21,7 @@
 
 #include "spec/common.h"
 #include "traffic/haproxy/haproxy_runtime.h"
+#include "traffic/pcre_literal.h"
 
 namespace ramp::haproxy {
 namespace {
@@ -178,18 +179,7 @@ bool IsTokenChar(char c) {
          std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
-// `text` as a PCRE literal: every ASCII character other than a letter or digit escaped.
-std::string PcreLiteral(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x80 && !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))) {
-      out += '\\';
-    }
-    out += c;
-  }
-  return out;
-}
+using traffic::PcreLiteral;
 
 }  // namespace
 

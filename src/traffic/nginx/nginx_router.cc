@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "spec/common.h"
+#include "traffic/pcre_literal.h"
 
 extern char** environ;
 
@@ -207,18 +208,7 @@ std::string HeaderVariable(std::string_view name) {
   return v;
 }
 
-// `text` as a PCRE literal: every ASCII character other than a letter or digit escaped.
-std::string PcreLiteral(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x80 && !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))) {
-      out += '\\';
-    }
-    out += c;
-  }
-  return out;
-}
+using traffic::PcreLiteral;
 
 // A regex without the leading '^' and trailing '$' that full matching makes redundant.
 std::string_view StripAnchors(std::string_view r) {

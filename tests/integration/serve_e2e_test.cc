@@ -394,6 +394,35 @@ spec:
   for (const auto& app : apps) app->Stop(*clock, std::chrono::seconds(5));
 }
 
+// Deleting a rollout in the middle of an update (paused at 50 %, both revisions running) stops
+// the instances of both revisions: nothing is left running.
+TEST_F(ServeEndToEndTest, DeleteDuringARolloutLeavesNothingRunning) {
+  ASSERT_EQ(Apply(Manifest("v1", 0, false)).exit_code, 0);
+  ASSERT_EQ(RunRamp("status", "web --timeout 60s " + state_).exit_code, 0) << Log("serve.log");
+  ASSERT_EQ(Apply(Manifest("v2", 0, false)).exit_code, 0);
+  ASSERT_TRUE(Eventually([&] { return Phase() == "Paused"; }, std::chrono::seconds(60)))
+      << Log("serve.log");
+  ASSERT_TRUE(Eventually(
+      [&] {
+        auto seen = Traffic(40);
+        return seen["v1"] > 0 && seen["v2"] > 0;
+      },
+      std::chrono::seconds(20)));
+  const std::set<int> pids = InstancePids();
+  ASSERT_GE(pids.size(), 3u) << "two v1 instances and at least one v2 instance run";
+  ASSERT_EQ(RunRamp("delete", "rollout web " + state_).exit_code, 0);
+  EXPECT_TRUE(Eventually(
+      [&] {
+        for (int pid : pids) {
+          if (::kill(pid, 0) == 0) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(30)));
+  EXPECT_TRUE(InstancePids().empty());
+  EXPECT_NE(RunRamp("get", "rollout web " + state_).exit_code, 0);
+}
+
 TEST_F(ServeEndToEndTest, TheCliNeedsAValidToken) {
   const std::string bad = (dir_ / "bad.token").string();
   std::ofstream(bad) << "not-the-token-0123456789\n";

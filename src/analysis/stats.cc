@@ -241,12 +241,35 @@ Status CheckSprt(double p0, double p1, double alpha, double beta) {
   return OkStatus();
 }
 
-// KL(p‖q) of two Bernoulli distributions.
-double KlBernoulli(double p, double q) {
-  return p * std::log(p / q) + (1 - p) * std::log((1 - p) / (1 - q));
+// The ends of {θ : ln B(a+x, b+n−x) − ln B(a, b) − ln(θ^x (1−θ)^(n−x)) < ln(1/α)}: the function
+// is convex in θ with its minimum at x/n, so each end is one bisection.
+RateInterval MixtureInterval(double x, double n, double alpha, double a, double b) {
+  const double log_mixture = LogBeta(a + x, b + n - x) - LogBeta(a, b);
+  const double threshold = std::log(1 / alpha);
+  auto excess = [&](double theta) {
+    double log_lik = 0;
+    if (x > 0) log_lik += x * std::log(theta);
+    if (n - x > 0) log_lik += (n - x) * std::log(1 - theta);
+    return log_mixture - log_lik - threshold;
+  };
+  const double mle = n > 0 ? x / n : 0.5;
+  return {.low = x == 0 ? 0.0 : Bisect(excess, 0.0, mle),
+          .high = x == n ? 1.0 : Bisect(excess, mle, 1.0)};
 }
 
 }  // namespace
+
+double KlBernoulli(double p, double q) {
+  double kl = 0;
+  if (p > 0) kl += p * std::log(p / q);
+  if (p < 1) kl += (1 - p) * std::log((1 - p) / (1 - q));
+  return kl;
+}
+
+RateInterval BernoulliConfidenceSequence(int64_t events, int64_t trials, double alpha) {
+  if (trials <= 0) return {};
+  return MixtureInterval(static_cast<double>(events), static_cast<double>(trials), alpha, 1, 1);
+}
 
 StatusOr<SprtResult> WaldSprt(double p0, double p1, double alpha, double beta, int64_t requests,
                               int64_t errors) {
@@ -299,16 +322,9 @@ StatusOr<AttributionResult> ErrorAttribution(int64_t canary_errors, int64_t tota
   const double threshold = std::log(1 / alpha);
   out.canary_worse = n > 0 && out.log_bayes_factor >= threshold && x / n > pi;
 
-  // ln BF(θ) − ln(1/α): convex in θ with its minimum at x/n; the sequence is where it is < 0.
-  auto excess = [&](double theta) {
-    double log_lik = 0;
-    if (x > 0) log_lik += x * std::log(theta);
-    if (n - x > 0) log_lik += (n - x) * std::log(1 - theta);
-    return log_mixture - log_lik - threshold;
-  };
-  const double mle = n > 0 ? x / n : 0.5;
-  out.theta_low = x == 0 ? 0.0 : Bisect(excess, 0.0, mle);
-  out.theta_high = x == n ? 1.0 : Bisect(excess, mle, 1.0);
+  const RateInterval theta = MixtureInterval(x, n, alpha, a, b);
+  out.theta_low = theta.low;
+  out.theta_high = theta.high;
   auto ratio = [pi](double theta) {
     return theta >= 1 ? kInf : theta * (1 - pi) / ((1 - theta) * pi);
   };

@@ -113,6 +113,18 @@ struct AttributionResult {
 
 // `canary_errors` of `total_errors` errors (both arms) landed on the canary. InvalidArgument
 // unless 0 < π < 1, 0 < α < 1, a, b > 0 and 0 ≤ canary_errors ≤ total_errors.
+// The anytime-valid confidence sequence of a Bernoulli rate after `events` of `trials` (the
+// Beta(1, 1) mixture; the same construction as AttributionResult's θ interval): every rate p
+// whose mixture-vs-p likelihood ratio is below 1/α. Valid at every trial count at once.
+struct RateInterval {
+  double low = 0;
+  double high = 1;
+};
+RateInterval BernoulliConfidenceSequence(int64_t events, int64_t trials, double alpha);
+
+// KL(p‖q) of two Bernoulli distributions, 0 < q < 1, 0 ≤ p ≤ 1.
+double KlBernoulli(double p, double q);
+
 StatusOr<AttributionResult> ErrorAttribution(int64_t canary_errors, int64_t total_errors,
                                              double canary_share, double alpha, double a = 1,
                                              double b = 1);

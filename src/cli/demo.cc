@@ -1,9 +1,10 @@
 // `ramp demo`: the main job on the embedded default, with nothing but ramp installed. It starts
 // a controller (`ramp serve`) on a temporary state directory, the built-in proxy (`ramp proxy`),
 // `ramp-demo-app` v1 behind it and a load generator; rolls out v2 (healthy: promoted through its
-// steps) and v3 (5 % errors: the analysis on the proxy's golden signals fails, the rollout
-// aborts and traffic returns to v2); prints live progress and a table per release, and exits 0
-// only if both outcomes were the expected ones. docs/demo.md.
+// steps) and v3 (5 % errors: ramp's error judge, watching the proxy's per-revision counters,
+// fails the canary within seconds, the rollout aborts and traffic returns to v2); prints live
+// progress and a table per release, and exits 0 only if both outcomes were the expected ones.
+// docs/demo.md.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -13,6 +14,7 @@
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -22,6 +24,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -83,25 +86,26 @@ std::optional<std::string> FindDemoApp(const std::string& flag) {
   return FindExecutable("ramp-demo-app", path ? path : "/usr/bin:/bin");
 }
 
-// The demo's manifests: one template, and the rollout at a version with an error rate.
+// The demo's manifests: one template, and the rollout at a version with an error rate. The
+// template is ramp's error judge: one measurement that watches both revisions' requests and
+// errors in the built-in proxy every second and fails as soon as the evidence says the canary is
+// worse (docs/judges.md); a healthy canary passes once its error rate is bounded within 2 points
+// of the stable's.
 std::string TemplateManifest() {
   return R"(apiVersion: argoproj.io/v1alpha1
 kind: AnalysisTemplate
 metadata:
-  name: demo-error-rate
+  name: demo-error-judge
 spec:
   metrics:
-    - name: error-rate
-      interval: 5s
-      count: 2
-      failureLimit: 0
-      successCondition: result < 0.02
+    - name: errors
       provider:
         plugin:
-          ramp/builtin:
-            signal: errorRate
-            window: 10s
-            minRequests: 20
+          ramp/judge-errors:
+            alpha: 0.01
+            tolerance: 0.02
+            minSamples: 200
+            maxDuration: 2m
 )";
 }
 
@@ -142,9 +146,8 @@ spec:
             listen: "127.0.0.1:{port}"
       steps:
         - setWeight: 25
-        - pause: {{duration: 10s}}
         - analysis:
-            templates: [{{templateName: demo-error-rate}}]
+            templates: [{{templateName: demo-error-judge}}]
         - setWeight: 75
         - pause: {{duration: 5s}}
 )",
@@ -305,7 +308,7 @@ class Demo {
       flags_.keep = true;
       return 1;
     }
-    std::cout << "ramp demo: OK — v2 was promoted, v3 was aborted by its analysis and traffic "
+    std::cout << "ramp demo: OK — v2 was promoted, v3 was aborted by the error judge and traffic "
                  "returned to v2\n";
     return 0;
   }
@@ -402,6 +405,20 @@ class Demo {
     return true;
   }
 
+  // " (judge: canary 3/120 errors, stable 0/360, Bayes factor 2.1 of 100)" from a judge
+  // measurement's value; the value as it is for any other provider.
+  static std::string JudgeSummary(const json& measurement) {
+    const json v = json::parse(measurement.value("value", ""), nullptr, false);
+    if (!v.is_object() || !v.contains("canaryRequests")) {
+      return fmt::format(" ({})", measurement.value("value", "?"));
+    }
+    return fmt::format(" (judge: canary {}/{} errors, stable {}/{}, Bayes factor {:.3g} of {:.0f})",
+                       v.value("canaryBad", 0), v.value("canaryRequests", 0),
+                       v.value("stableBad", 0), v.value("stableRequests", 0),
+                       std::exp(v.value("logEvidence", 0.0)),
+                       std::exp(v.value("logThreshold", 0.0)));
+  }
+
   void Progress(const std::string& version, const std::string& what) {
     const double t = std::chrono::duration<double>(SteadyClock::now() - t0_).count();
     std::cout << fmt::format("[{:6.1f}s] {:<3} {}\n", t, version, what) << std::flush;
@@ -418,7 +435,7 @@ class Demo {
         const json& s = (*v)["rollout"]["status"];
         std::string line = s.value("phase", "Progressing");
         if (s.contains("currentStepIndex")) {
-          line += fmt::format(", step {}/5", s["currentStepIndex"].get<int>());
+          line += fmt::format(", step {}/4", s["currentStepIndex"].get<int>());
         }
         if (s.contains("canary") && s["canary"].contains("weights")) {
           line += fmt::format(", canary weight {}",
@@ -431,7 +448,14 @@ class Demo {
           line += fmt::format(", analysis {}", phase);
           for (const json& m : run["status"].value("metricResults", json::array())) {
             const json& ms = m.value("measurements", json::array());
-            if (!ms.empty()) line += fmt::format(" (error rate {})", ms.back().value("value", "?"));
+            if (ms.empty()) continue;
+            line += JudgeSummary(ms.back());
+            const std::string mphase = ms.back().value("phase", "");
+            if (mphase != "Running" && mphase != "Pending" &&
+                !ms.back().value("message", "").empty()) {
+              verdicts_[run.value("metadata", json::object()).value("name", "")] =
+                  ms.back().value("message", "");
+            }
           }
         }
         if (!s.value("message", "").empty()) line += " — " + s.value("message", "");
@@ -487,6 +511,9 @@ class Demo {
     if (before.served.count(version)) result.served_by_new -= before.served.at(version);
     result.failed = after.failed - before.failed;
     Progress(version, "outcome: " + outcome);
+    for (const auto& [run, message] : verdicts_) {
+      if (printed_verdicts_.insert(run).second) Progress(version, "judge: " + message);
+    }
     return result;
   }
 
@@ -507,6 +534,8 @@ class Demo {
   }
 
   DemoFlags flags_;
+  std::map<std::string, std::string> verdicts_;  // AnalysisRun → its judge's final message
+  std::set<std::string> printed_verdicts_;
   std::string demo_app_;
   std::string dir_;
   int admin_port_ = 0;

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "metrics/builtin/register.h"
+#include "metrics/judge/judge_provider.h"
 #include "traffic/haproxy/haproxy_router.h"
 #include "traffic/nginx/nginx_router.h"
 #include "traffic/proxy/register.h"
@@ -33,6 +34,7 @@ StatusOr<std::unique_ptr<Registries>> BuildRegistries(const WiringOptions& optio
   if (!options.proxy_admin.empty()) builtin.admin_url = "http://" + options.proxy_admin;
   builtin.admin_token = token;
   RETURN_IF_ERROR(metrics::RegisterBuiltinMetricProvider(r->providers, options.http, builtin));
+  RETURN_IF_ERROR(metrics::RegisterJudgeMetricProviders(r->providers, options.http, builtin));
 
   proxy_router::ProxyRouterOptions proxy;
   proxy.http = options.http;

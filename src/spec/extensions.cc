@@ -13,8 +13,11 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "spec/common.h"
 #include "spec/diagnostics.h"
+#include "spec/judge_config.h"
 #include "spec/yaml_tree.h"
 
 namespace ramp::spec {
@@ -39,8 +42,7 @@ constexpr std::string_view kPlatforms[] = {"static", "process", "kubernetes"};
 constexpr std::string_view kRouters[] = {"ramp/proxy", "ramp/haproxy", "ramp/nginx"};
 constexpr std::string_view kMetricProviders[] = {"ramp/builtin", "ramp/judge-errors",
                                                  "ramp/judge-latency", "ramp/slo"};
-constexpr std::string_view kReservedMetricProviders[] = {"ramp/judge-errors", "ramp/judge-latency",
-                                                         "ramp/slo"};
+constexpr std::string_view kReservedMetricProviders[] = {"ramp/slo"};
 constexpr std::string_view kStepPlugins[] = {"ramp/webhook"};
 constexpr std::string_view kRampKinds[] = {"RolloutWebhooks"};
 
@@ -751,6 +753,16 @@ void CheckNginxRouter(DecodeContext* ctx, const Node& config, const std::string&
 
 // ---------------------------------------------------------------------------------------------
 // Metric providers: metrics[].provider.plugin["ramp/<provider>"].
+
+// The judges' configuration is parsed by the same function the providers use; a configuration
+// that still holds {{args.…}} placeholders is checked when the run resolves them.
+void CheckJudgeMetric(DecodeContext* ctx, JudgeKind kind, const Node& config,
+                      const std::string& path) {
+  const nlohmann::json j = ToJson(config);
+  if (j.dump().find("{{") != std::string::npos) return;
+  StatusOr<JudgeConfig> parsed = ParseJudgeConfig(j, kind);
+  if (!parsed) ctx->Error(config.mark, path, parsed.error().message());
+}
 
 void CheckBuiltinMetric(DecodeContext* ctx, const Node& config, const std::string& path) {
   ObjectReader r(ctx, &config, path);
@@ -1526,6 +1538,9 @@ bool ValidateRampMetricPlugin(DecodeContext* ctx, std::string_view name, const N
   size_t before = ctx->error_count();
   if (name == "ramp/builtin") {
     CheckBuiltinMetric(ctx, config, path);
+  } else if (name == kJudgeErrorsProvider || name == kJudgeLatencyProvider) {
+    CheckJudgeMetric(ctx, name == kJudgeErrorsProvider ? JudgeKind::kErrors : JudgeKind::kLatency,
+                     config, path);
   } else if (Contains(kReservedMetricProviders, name)) {
     ctx->Warning(config.mark, path,
                  std::string(name) +

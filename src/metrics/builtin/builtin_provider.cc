@@ -64,47 +64,60 @@ bool IsLoopbackHost(std::string_view host) {
   return inet_pton(AF_INET, std::string(host).c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
 }
 
-Status ParseAdmin(const json& admin, BuiltinConfig* c) {
+}  // namespace
+
+Status ParseBuiltinAdmin(const nlohmann::json& admin, std::string_view provider,
+                         std::string* admin_url, std::string* token_file) {
+  auto field_error = [&](std::string_view field, std::string_view what) {
+    return InvalidArgumentError(std::string(provider) + ": " + std::string(field) + ": " +
+                                std::string(what));
+  };
   if (!admin.is_object()) {
-    return FieldError("admin", "must be an object with address and tokenFile, got " + admin.dump());
+    return field_error("admin",
+                       "must be an object with address and tokenFile, got " + admin.dump());
   }
   for (const auto& [key, value] : admin.items()) {
     const std::string field = "admin." + key;
     if (key == "socket") {
       return UnimplementedError(
-          "ramp/builtin: admin.socket: the provider reaches the proxy's admin API over loopback "
+          std::string(provider) +
+          ": admin.socket: the provider reaches the proxy's admin API over loopback "
           "TCP only (a unix socket is not supported yet); run the proxy with --admin-address and "
           "set admin.address and admin.tokenFile");
     }
     if (key == "address") {
-      ASSIGN_OR_RETURN(std::string address, GetString(value, field));
+      if (!value.is_string()) return field_error(field, "must be a string, got " + value.dump());
+      const std::string address = value.get<std::string>();
       size_t colon = address.rfind(':');
       if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) {
-        return FieldError(field, "\"" + address + "\" is not host:port");
+        return field_error(field, "\"" + address + "\" is not host:port");
       }
       if (!IsLoopbackHost(address.substr(0, colon))) {
-        return FieldError(
+        return field_error(
             field,
             "must be a loopback address (127.0.0.1, [::1] or localhost), got \"" + address + "\"");
       }
-      c->admin_url = "http://" + address;
+      *admin_url = "http://" + address;
     } else if (key == "tokenFile") {
-      ASSIGN_OR_RETURN(c->admin_token_file, GetString(value, field));
+      if (!value.is_string()) return field_error(field, "must be a string, got " + value.dump());
+      *token_file = value.get<std::string>();
     } else {
-      return FieldError(field, "unknown field (known: address, tokenFile, socket)");
+      return field_error(field, "unknown field (known: address, tokenFile, socket)");
     }
   }
-  if (c->admin_url.empty()) return FieldError("admin.address", "required");
-  if (c->admin_token_file.empty()) {
-    return FieldError("admin.tokenFile", "required with admin.address");
-  }
+  if (admin_url->empty()) return field_error("admin.address", "required");
+  if (token_file->empty()) return field_error("admin.tokenFile", "required with admin.address");
   return OkStatus();
 }
 
-StatusOr<std::string> ReadToken(const std::string& path) {
+namespace {
+
+StatusOr<std::string> ReadToken(const std::string& path, std::string_view provider) {
   std::ifstream in(path);
-  if (!in)
-    return Fail(FailedPreconditionError("ramp/builtin: admin.tokenFile: cannot read " + path));
+  if (!in) {
+    return Fail(
+        FailedPreconditionError(std::string(provider) + ": admin.tokenFile: cannot read " + path));
+  }
   std::stringstream ss;
   ss << in.rdbuf();
   std::string token = ss.str();
@@ -113,7 +126,8 @@ StatusOr<std::string> ReadToken(const std::string& path) {
     token.pop_back();
   }
   if (token.empty()) {
-    return Fail(FailedPreconditionError("ramp/builtin: admin.tokenFile: " + path + " is empty"));
+    return Fail(FailedPreconditionError(std::string(provider) + ": admin.tokenFile: " + path +
+                                        " is empty"));
   }
   return token;
 }
@@ -156,41 +170,13 @@ class BuiltinProvider final : public OneShotProvider {
     };
     StatusOr<BuiltinConfig> config = ParseBuiltinConfig(metric.provider_config_json);
     if (!config) return fail(config.error().message());
-    if (ctx.rollout.name.empty()) {
-      return fail(
-          "ramp/builtin: the run belongs to no Rollout, so there is no proxy service to read: "
-          "ramp/builtin measures the traffic of the Rollout that started the AnalysisRun");
-    }
-    const std::string service = options_.service_name ? options_.service_name(ctx.rollout)
-                                                      : proxy_router::ProxyServiceName(ctx.rollout);
-    std::string admin_url = config->admin_url;
-    std::string token;
-    if (!admin_url.empty()) {
-      StatusOr<std::string> read = ReadToken(config->admin_token_file);
-      if (!read) return fail(read.error().message());
-      token = std::move(*read);
-    } else if (std::optional<BuiltinAdmin> own =
-                   options_.rollout_admin ? options_.rollout_admin(ctx.rollout) : std::nullopt) {
-      admin_url = own->url;
-      token = own->token;
-    } else {
-      admin_url = options_.admin_url;
-      token = options_.admin_token;
-    }
-    while (!admin_url.empty() && admin_url.back() == '/') admin_url.pop_back();
-    if (admin_url.empty()) {
-      return fail(
-          "ramp/builtin: no proxy admin API is known: set admin.address and admin.tokenFile, or "
-          "give ramp the admin API of the proxy it manages");
-    }
-    secrets.push_back(token);
-    HttpRequest req;
-    req.method = "GET";
-    req.url = admin_url + "/v1/services/" + service +
-              "/signals?window=" + std::to_string(config->window_seconds) + "s";
-    if (!token.empty()) req.headers.emplace_back("Authorization", "Bearer " + token);
-    req.timeout = options_.timeout;
-    req.max_response_bytes = size_t{1} << 20;
+    StatusOr<BuiltinTarget> target =
+        ResolveBuiltinTarget(options_, config->admin_url, config->admin_token_file, ctx.rollout,
+                             kBuiltinProviderName);
+    if (!target) return fail(target.error().message());
+    const std::string service = target->service;
+    secrets.push_back(target->token);
+    HttpRequest req = BuiltinSignalsRequest(*target, config->window_seconds, options_.timeout);
     base.metadata["service"] = service;
     base.metadata["revision"] = config->revision;
     base.metadata["window"] = WindowText(config->window_seconds);
@@ -209,18 +195,7 @@ class BuiltinProvider final : public OneShotProvider {
       return MeasurementUpdate::Error(std::move(m), Redact("ramp/builtin: " + message, secrets));
     };
     if (!r) return error(TransportErrorMessage(r.error()));
-    if (r->status == 404) {
-      return error("the proxy has no service \"" + service +
-                   "\" (is the Rollout routed by ramp/proxy, and has its stable revision got "
-                   "ready instances?): " +
-                   ErrorText(*r));
-    }
-    if (r->status == 401) {
-      return error("admin token refused by the proxy (HTTP 401: " + ErrorText(*r) + ")");
-    }
-    if (r->status < 200 || r->status >= 300) {
-      return error("HTTP " + std::to_string(r->status) + ": " + ErrorText(*r));
-    }
+    if (std::optional<std::string> failed = BuiltinAnswerError(*r, service)) return error(*failed);
     StatusOr<SignalWindow> w = ParseSignalWindow(r->body, c.revision);
     if (!w) return error(w.error().message());
     m.metadata["requests"] = std::to_string(w->requests);
@@ -267,6 +242,65 @@ class BuiltinProvider final : public OneShotProvider {
 
 }  // namespace
 
+StatusOr<BuiltinTarget> ResolveBuiltinTarget(const BuiltinProviderOptions& options,
+                                             std::string_view metric_admin_url,
+                                             std::string_view metric_token_file,
+                                             const ObjectRef& rollout, std::string_view provider) {
+  const std::string p(provider);
+  if (rollout.name.empty()) {
+    return Fail(FailedPreconditionError(
+        p + ": the run belongs to no Rollout, so there is no proxy service to read: " + p +
+        " measures the traffic of the Rollout that started the AnalysisRun"));
+  }
+  BuiltinTarget t;
+  t.service = options.service_name ? options.service_name(rollout)
+                                   : proxy_router::ProxyServiceName(rollout);
+  if (!metric_admin_url.empty()) {
+    t.admin_url = metric_admin_url;
+    ASSIGN_OR_RETURN(t.token, ReadToken(std::string(metric_token_file), provider));
+  } else if (std::optional<BuiltinAdmin> own =
+                 options.rollout_admin ? options.rollout_admin(rollout) : std::nullopt) {
+    t.admin_url = own->url;
+    t.token = own->token;
+  } else {
+    t.admin_url = options.admin_url;
+    t.token = options.admin_token;
+  }
+  while (!t.admin_url.empty() && t.admin_url.back() == '/') t.admin_url.pop_back();
+  if (t.admin_url.empty()) {
+    return Fail(FailedPreconditionError(
+        p + ": no proxy admin API is known: set admin.address and admin.tokenFile, or give ramp "
+            "the admin API of the proxy it manages"));
+  }
+  return t;
+}
+
+HttpRequest BuiltinSignalsRequest(const BuiltinTarget& target, int64_t window_seconds,
+                                  Duration timeout) {
+  HttpRequest req;
+  req.method = "GET";
+  req.url = target.admin_url + "/v1/services/" + target.service +
+            "/signals?window=" + std::to_string(window_seconds) + "s";
+  if (!target.token.empty()) req.headers.emplace_back("Authorization", "Bearer " + target.token);
+  req.timeout = timeout;
+  req.max_response_bytes = size_t{1} << 20;
+  return req;
+}
+
+std::optional<std::string> BuiltinAnswerError(const HttpResponse& r, const std::string& service) {
+  if (r.status == 404) {
+    return "the proxy has no service \"" + service +
+           "\" (is the Rollout routed by ramp/proxy, and has its stable revision got ready "
+           "instances?): " +
+           ErrorText(r);
+  }
+  if (r.status == 401) return "admin token refused by the proxy (HTTP 401: " + ErrorText(r) + ")";
+  if (r.status < 200 || r.status >= 300) {
+    return "HTTP " + std::to_string(r.status) + ": " + ErrorText(r);
+  }
+  return std::nullopt;
+}
+
 StatusOr<BuiltinConfig> ParseBuiltinConfig(std::string_view config_json) {
   json j = json::parse(config_json.empty() ? std::string_view("{}") : config_json, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
@@ -308,7 +342,8 @@ StatusOr<BuiltinConfig> ParseBuiltinConfig(std::string_view config_json) {
       }
       min_requests = static_cast<int64_t>(n);
     } else if (key == "admin") {
-      RETURN_IF_ERROR(ParseAdmin(value, &c));
+      RETURN_IF_ERROR(
+          ParseBuiltinAdmin(value, kBuiltinProviderName, &c.admin_url, &c.admin_token_file));
     } else {
       return Fail(FieldError(key, "unknown field (known: " + std::string(kKnownFields) + ")"));
     }
@@ -352,7 +387,8 @@ StatusOr<BuiltinConfig> ParseBuiltinConfig(std::string_view config_json) {
   return c;
 }
 
-StatusOr<SignalWindow> ParseSignalWindow(std::string_view body, std::string_view revision) {
+StatusOr<SignalWindow> ParseSignalWindow(std::string_view body, std::string_view revision,
+                                         std::string_view part) {
   ASSIGN_OR_RETURN(json doc, ParseJsonBody(body, "ramp proxy signals JSON"));
   const std::string rev(revision);
   if (!doc.is_object() || !doc.contains("revisions") || !doc["revisions"].is_object()) {
@@ -360,12 +396,13 @@ StatusOr<SignalWindow> ParseSignalWindow(std::string_view body, std::string_view
         InvalidArgumentError("signals answer has no \"revisions\" object: " + BodyExcerpt(body)));
   }
   const json& revisions = doc["revisions"];
+  const std::string key(part);
   if (!revisions.contains(rev) || !revisions[rev].is_object() ||
-      !revisions[rev].contains("window") || !revisions[rev]["window"].is_object()) {
-    return Fail(InvalidArgumentError("revisions." + rev + ".window: missing"));
+      !revisions[rev].contains(key) || !revisions[rev][key].is_object()) {
+    return Fail(InvalidArgumentError("revisions." + rev + "." + key + ": missing"));
   }
-  const json& w = revisions[rev]["window"];
-  const std::string path = "revisions." + rev + ".window";
+  const json& w = revisions[rev][key];
+  const std::string path = "revisions." + rev + "." + key;
   SignalWindow out;
   ASSIGN_OR_RETURN(out.requests, GetCount(w, path, "requests"));
   ASSIGN_OR_RETURN(out.errors, GetCount(w, path, "errors"));

@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "ramp/clock.h"
 #include "ramp/common.h"
 #include "ramp/http_client.h"
@@ -79,9 +81,40 @@ struct SignalWindow {
   std::vector<std::pair<double, double>> buckets;
 };
 
-// Reads revisions.<revision>.window out of a signals answer. Errors name what is missing or of the
+// Reads revisions.<revision>.<part> out of a signals answer: part "window" (the sliding window) or
+// "total" (since the proxy started serving the service). Errors name what is missing or of the
 // wrong type ("revisions.canary.window.requests: missing").
-StatusOr<SignalWindow> ParseSignalWindow(std::string_view body, std::string_view revision);
+StatusOr<SignalWindow> ParseSignalWindow(std::string_view body, std::string_view revision,
+                                         std::string_view part = "window");
+
+// The `admin` object of a provider configuration ({address, tokenFile}): address must be a
+// loopback host:port. Errors start with `provider` and name the field.
+Status ParseBuiltinAdmin(const nlohmann::json& admin, std::string_view provider,
+                         std::string* admin_url, std::string* token_file);
+
+// Where a measurement of a Rollout's proxied traffic is read: the admin API, its token and the
+// proxy service.
+struct BuiltinTarget {
+  std::string admin_url;
+  std::string token;
+  std::string service;
+};
+
+// The admin API is the metric's own (`metric_admin_url`, token read from `metric_token_file`),
+// else the Rollout's ramp/proxy admin, else the options'. FailedPrecondition (message starting
+// with `provider`) for a run without a Rollout, an unreadable token file, or no admin API.
+StatusOr<BuiltinTarget> ResolveBuiltinTarget(const BuiltinProviderOptions& options,
+                                             std::string_view metric_admin_url,
+                                             std::string_view metric_token_file,
+                                             const ObjectRef& rollout, std::string_view provider);
+
+// GET <admin>/v1/services/<service>/signals?window=<window>s with the bearer token.
+HttpRequest BuiltinSignalsRequest(const BuiltinTarget& target, int64_t window_seconds,
+                                  Duration timeout);
+
+// What is wrong with a signals answer that is not 2xx (no such service, token refused, other
+// status); nothing for a 2xx answer.
+std::optional<std::string> BuiltinAnswerError(const HttpResponse& r, const std::string& service);
 
 // Prometheus' histogram_quantile (promql bucketQuantile) over cumulative `buckets`: the bucket
 // holding rank q·total, linearly interpolated inside it (from 0 for the first bucket); the

@@ -6,6 +6,7 @@
 
 #include "metrics/builtin/register.h"
 #include "metrics/judge/judge_provider.h"
+#include "metrics/slo/slo_provider.h"
 #include "traffic/haproxy/haproxy_router.h"
 #include "traffic/nginx/nginx_router.h"
 #include "traffic/proxy/register.h"
@@ -35,6 +36,7 @@ StatusOr<std::unique_ptr<Registries>> BuildRegistries(const WiringOptions& optio
   builtin.admin_token = token;
   RETURN_IF_ERROR(metrics::RegisterBuiltinMetricProvider(r->providers, options.http, builtin));
   RETURN_IF_ERROR(metrics::RegisterJudgeMetricProviders(r->providers, options.http, builtin));
+  RETURN_IF_ERROR(metrics::RegisterSloMetricProvider(r->providers, options.http, builtin));
 
   proxy_router::ProxyRouterOptions proxy;
   proxy.http = options.http;

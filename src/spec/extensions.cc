@@ -18,6 +18,7 @@
 #include "spec/common.h"
 #include "spec/diagnostics.h"
 #include "spec/judge_config.h"
+#include "spec/slo_config.h"
 #include "spec/yaml_tree.h"
 
 namespace ramp::spec {
@@ -42,7 +43,6 @@ constexpr std::string_view kPlatforms[] = {"static", "process", "kubernetes"};
 constexpr std::string_view kRouters[] = {"ramp/proxy", "ramp/haproxy", "ramp/nginx"};
 constexpr std::string_view kMetricProviders[] = {"ramp/builtin", "ramp/judge-errors",
                                                  "ramp/judge-latency", "ramp/slo"};
-constexpr std::string_view kReservedMetricProviders[] = {"ramp/slo"};
 constexpr std::string_view kStepPlugins[] = {"ramp/webhook"};
 constexpr std::string_view kRampKinds[] = {"RolloutWebhooks"};
 
@@ -761,6 +761,15 @@ void CheckJudgeMetric(DecodeContext* ctx, JudgeKind kind, const Node& config,
   const nlohmann::json j = ToJson(config);
   if (j.dump().find("{{") != std::string::npos) return;
   StatusOr<JudgeConfig> parsed = ParseJudgeConfig(j, kind);
+  if (!parsed) ctx->Error(config.mark, path, parsed.error().message());
+}
+
+// ramp/slo's configuration, as the provider parses it. The SLO file is read by the daemon at
+// each measurement, not here: it may live where ramp runs, not where the manifest is linted.
+void CheckSloMetric(DecodeContext* ctx, const Node& config, const std::string& path) {
+  const nlohmann::json j = ToJson(config);
+  if (j.dump().find("{{") != std::string::npos) return;
+  StatusOr<SloConfig> parsed = ParseSloConfig(j);
   if (!parsed) ctx->Error(config.mark, path, parsed.error().message());
 }
 
@@ -1541,11 +1550,8 @@ bool ValidateRampMetricPlugin(DecodeContext* ctx, std::string_view name, const N
   } else if (name == kJudgeErrorsProvider || name == kJudgeLatencyProvider) {
     CheckJudgeMetric(ctx, name == kJudgeErrorsProvider ? JudgeKind::kErrors : JudgeKind::kLatency,
                      config, path);
-  } else if (Contains(kReservedMetricProviders, name)) {
-    ctx->Warning(config.mark, path,
-                 std::string(name) +
-                     " is reserved for ramp's sequential statistics and not implemented yet: "
-                     "lint does not check its configuration, and ramp cannot measure it yet");
+  } else if (name == kSloProvider) {
+    CheckSloMetric(ctx, config, path);
   } else {
     UnknownRampName(ctx, config.mark, path, "metric provider", name, Names(kMetricProviders));
   }

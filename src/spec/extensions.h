@@ -24,7 +24,8 @@ bool IsRampPluginName(std::string_view name);
 bool ValidateRampRouterPlugin(DecodeContext* ctx, std::string_view name, const Node& config,
                               const std::string& path);
 
-// metrics[].provider.plugin["ramp/builtin" | reserved judge/slo names].
+// metrics[].provider.plugin["ramp/builtin" | "ramp/judge-errors" | "ramp/judge-latency" |
+// "ramp/slo"].
 bool ValidateRampMetricPlugin(DecodeContext* ctx, std::string_view name, const Node& config,
                               const std::string& path);
 

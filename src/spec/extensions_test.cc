@@ -379,16 +379,32 @@ TEST(MetricProviders, JudgeConfigurationIsChecked) {
   EXPECT_TRUE(Metric(args, "ramp/judge-errors"));
 }
 
-TEST(MetricProviders, ReservedNamesWarnOnly) {
-  for (const char* name : {"ramp/slo"}) {
-    Fixture f("anything: [goes, here]\n");
-    EXPECT_TRUE(Metric(f, name)) << name;
-    EXPECT_THAT(f.Errors(), IsEmpty());
-    EXPECT_THAT(f.Warnings(), ElementsAre(At(1, 1, "cfg",
-                                             std::string(name) + " is reserved for ramp's "
-                                                                 "sequential statistics and not "
-                                                                 "implemented yet")));
-  }
+TEST(MetricProviders, SloConfigurationIsChecked) {
+  Fixture ok("file: /etc/ramp/slos.yaml\nslo: availability\nseverities: [page]\n");
+  EXPECT_TRUE(Metric(ok, "ramp/slo"));
+  EXPECT_THAT(ok.Errors(), IsEmpty());
+  EXPECT_THAT(ok.Warnings(), IsEmpty());
+  Fixture no_file("slo: availability\n");
+  EXPECT_FALSE(Metric(no_file, "ramp/slo"));
+  EXPECT_THAT(no_file.Errors(), ElementsAre(At(1, 1, "cfg", "ramp/slo: file: required")));
+  Fixture wrong_check("file: slos.yaml\ncheck: service\nseverities: [page]\n");
+  EXPECT_FALSE(Metric(wrong_check, "ramp/slo"));
+  EXPECT_THAT(wrong_check.Errors(),
+              ElementsAre(At(1, 1, "cfg", "ramp/slo: severities: applies to check canary only")));
+  Fixture budget("file: slos.yaml\ncheck: budget\n");
+  EXPECT_FALSE(Metric(budget, "ramp/slo"));
+  EXPECT_THAT(budget.Errors(),
+              ElementsAre(At(1, 1, "cfg", "ramp/slo: prometheus: required for check budget")));
+  Fixture matcher("file: slos.yaml\nprometheus: {address: \"http://prom:9090\"}\n");
+  EXPECT_FALSE(Metric(matcher, "ramp/slo"));
+  EXPECT_THAT(matcher.Errors(), ElementsAre(At(1, 1, "cfg",
+                                               "ramp/slo: revisionMatcher: required with "
+                                               "prometheus")));
+  // Placeholders are resolved per run; lint leaves them be.
+  Fixture args(
+      "file: slos.yaml\nprometheus: {address: \"http://prom:9090\"}\n"
+      "revisionMatcher: 'version=\"{{args.canary-hash}}\"'\n");
+  EXPECT_TRUE(Metric(args, "ramp/slo"));
 }
 
 TEST(MetricProviders, UnknownRampProvider) {

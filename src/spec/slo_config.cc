@@ -11,55 +11,21 @@
 #include <nlohmann/json.hpp>
 
 #include "spec/common.h"
+#include "spec/plugin_fields.h"
 
 namespace ramp::spec {
 namespace {
 
 using json = nlohmann::json;
 
-constexpr int64_t kNanosPerMilli = 1'000'000;
+const PluginFields kFields(kSloProvider);
 
 Status FieldError(std::string_view field, std::string_view what) {
-  return InvalidArgumentError(fmt::format("{}: {}: {}", kSloProvider, field, what));
-}
-
-StatusOr<double> Number(const json& v, std::string_view field) {
-  if (v.is_number()) return v.get<double>();
-  if (v.is_string()) {
-    const std::string& s = v.get_ref<const std::string&>();
-    char* end = nullptr;
-    const double d = std::strtod(s.c_str(), &end);
-    if (!s.empty() && end == s.c_str() + s.size() && std::isfinite(d)) return d;
-  }
-  return Fail(FieldError(field, "must be a number, got " + v.dump()));
-}
-
-StatusOr<int64_t> Integer(const json& v, std::string_view field) {
-  ASSIGN_OR_RETURN(double d, Number(v, field));
-  if (d != std::floor(d) || std::abs(d) > 9e15) {
-    return Fail(FieldError(field, "must be a whole number, got " + v.dump()));
-  }
-  return static_cast<int64_t>(d);
-}
-
-StatusOr<std::string> String(const json& v, std::string_view field) {
-  if (!v.is_string() || v.get_ref<const std::string&>().empty()) {
-    return Fail(FieldError(field, "must be a non-empty string, got " + v.dump()));
-  }
-  return v.get<std::string>();
-}
-
-StatusOr<int64_t> Millis(const json& v, std::string_view field) {
-  ASSIGN_OR_RETURN(std::string text, String(v, field));
-  std::optional<int64_t> nanos = ParseGoDuration(text);
-  if (!nanos || *nanos < 0) {
-    return Fail(FieldError(field, "\"" + text + "\" is not a duration such as \"1s\" or \"10m\""));
-  }
-  return *nanos / kNanosPerMilli;
+  return kFields.Error(field, what);
 }
 
 StatusOr<double> Probability(const json& v, std::string_view field) {
-  ASSIGN_OR_RETURN(double p, Number(v, field));
+  ASSIGN_OR_RETURN(double p, kFields.Number(v, field));
   if (!(p > 0 && p <= 0.5)) {
     return Fail(FieldError(field, fmt::format("must be in (0, 0.5], e.g. 0.01; got {}", p)));
   }
@@ -84,7 +50,7 @@ Status ParsePrometheus(const json& value, SloConfig* c) {
   for (const auto& [key, v] : value.items()) {
     const std::string field = "prometheus." + key;
     if (key == "address") {
-      ASSIGN_OR_RETURN(c->prometheus_address, String(v, field));
+      ASSIGN_OR_RETURN(c->prometheus_address, kFields.String(v, field));
       if (!c->prometheus_address.starts_with("http://") &&
           !c->prometheus_address.starts_with("https://")) {
         return FieldError(field, "must be a URL such as http://prometheus:9090, got \"" +
@@ -106,14 +72,14 @@ Status ParseBudgetPolicy(const json& value, SloConfig* c) {
   for (const auto& [key, v] : value.items()) {
     const std::string field = "budgetPolicy." + key;
     if (key == "floor") {
-      ASSIGN_OR_RETURN(c->budget_floor, Number(v, field));
+      ASSIGN_OR_RETURN(c->budget_floor, kFields.Number(v, field));
       if (!(c->budget_floor >= 0 && c->budget_floor <= 1)) {
         return FieldError(field, fmt::format("must be a share of the budget in [0, 1], e.g. 0.25; "
                                              "got {}",
                                              c->budget_floor));
       }
     } else if (key == "action") {
-      ASSIGN_OR_RETURN(std::string a, String(v, field));
+      ASSIGN_OR_RETURN(std::string a, kFields.String(v, field));
       if (a == "refuse") {
         c->budget_action = SloBudgetAction::kRefuse;
       } else if (a == "approve") {
@@ -136,7 +102,7 @@ Status ParseSeverities(const json& value, SloConfig* c) {
   c->severities.clear();
   for (size_t i = 0; i < value.size(); ++i) {
     const std::string field = fmt::format("severities[{}]", i);
-    ASSIGN_OR_RETURN(std::string s, String(value[i], field));
+    ASSIGN_OR_RETURN(std::string s, kFields.String(value[i], field));
     if (s != "page" && s != "ticket") {
       return FieldError(field, "must be page or ticket, got \"" + s + "\"");
     }
@@ -169,7 +135,7 @@ StatusOr<SloConfig> ParseSloConfig(const json& config) {
   std::optional<int64_t> max_duration_ms;
   // The check goes first: the other fields are judged against it.
   if (auto it = config.find("check"); it != config.end()) {
-    ASSIGN_OR_RETURN(std::string check, String(*it, "check"));
+    ASSIGN_OR_RETURN(std::string check, kFields.String(*it, "check"));
     if (check == "canary") {
       c.check = SloCheck::kCanary;
     } else if (check == "service") {
@@ -189,9 +155,9 @@ StatusOr<SloConfig> ParseSloConfig(const json& config) {
     if (key == "check") {
       continue;
     } else if (key == "file") {
-      ASSIGN_OR_RETURN(c.file, String(value, key));
+      ASSIGN_OR_RETURN(c.file, kFields.String(value, key));
     } else if (key == "slo") {
-      ASSIGN_OR_RETURN(c.slo, String(value, key));
+      ASSIGN_OR_RETURN(c.slo, kFields.String(value, key));
     } else if (key == "admin") {
       if (!value.is_object()) {
         return Fail(FieldError(key, "must be an object with address and tokenFile"));
@@ -200,7 +166,7 @@ StatusOr<SloConfig> ParseSloConfig(const json& config) {
     } else if (key == "prometheus") {
       RETURN_IF_ERROR(ParsePrometheus(value, &c));
     } else if (key == "revisionMatcher") {
-      ASSIGN_OR_RETURN(c.revision_matcher, String(value, key));
+      ASSIGN_OR_RETURN(c.revision_matcher, kFields.String(value, key));
     } else if (key == "severities") {
       RETURN_IF_ERROR(ParseSeverities(value, &c));
     } else if (key == "alpha") {
@@ -208,24 +174,24 @@ StatusOr<SloConfig> ParseSloConfig(const json& config) {
     } else if (key == "beta") {
       ASSIGN_OR_RETURN(c.beta, Probability(value, key));
     } else if (key == "alternativeFactor") {
-      ASSIGN_OR_RETURN(c.alternative_factor, Number(value, key));
+      ASSIGN_OR_RETURN(c.alternative_factor, kFields.Number(value, key));
       if (!(c.alternative_factor > 1)) {
         return Fail(FieldError(key, "must be greater than 1, e.g. 3.5"));
       }
     } else if (key == "pollInterval") {
-      ASSIGN_OR_RETURN(poll, Millis(value, key));
+      ASSIGN_OR_RETURN(poll, kFields.Millis(value, key));
       if (*poll < 100 || *poll > 600'000) {
         return Fail(FieldError(key, "must be from 100ms to 10m"));
       }
     } else if (key == "maxDuration") {
-      ASSIGN_OR_RETURN(max_duration_ms, Millis(value, key));
+      ASSIGN_OR_RETURN(max_duration_ms, kFields.Millis(value, key));
       if (*max_duration_ms < 1000) return Fail(FieldError(key, "must be at least 1s"));
       c.max_duration_seconds = *max_duration_ms / 1000;
     } else if (key == "readErrorLimit") {
-      ASSIGN_OR_RETURN(c.read_error_limit, Integer(value, key));
+      ASSIGN_OR_RETURN(c.read_error_limit, kFields.Integer(value, key));
       if (c.read_error_limit < 1) return Fail(FieldError(key, "must be at least 1"));
     } else if (key == "failOn") {
-      ASSIGN_OR_RETURN(std::string f, String(value, key));
+      ASSIGN_OR_RETURN(std::string f, kFields.String(value, key));
       if (f == "page") {
         c.fail_on = SloFailOn::kPage;
       } else if (f == "ticket") {

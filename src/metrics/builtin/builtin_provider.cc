@@ -170,9 +170,8 @@ class BuiltinProvider final : public OneShotProvider {
     };
     StatusOr<BuiltinConfig> config = ParseBuiltinConfig(metric.provider_config_json);
     if (!config) return fail(config.error().message());
-    StatusOr<BuiltinTarget> target =
-        ResolveBuiltinTarget(options_, config->admin_url, config->admin_token_file, ctx.rollout,
-                             kBuiltinProviderName);
+    StatusOr<BuiltinTarget> target = ResolveBuiltinTarget(
+        options_, config->admin_url, config->admin_token_file, ctx.rollout, kBuiltinProviderName);
     if (!target) return fail(target.error().message());
     const std::string service = target->service;
     secrets.push_back(target->token);
@@ -269,8 +268,9 @@ StatusOr<BuiltinTarget> ResolveBuiltinTarget(const BuiltinProviderOptions& optio
   while (!t.admin_url.empty() && t.admin_url.back() == '/') t.admin_url.pop_back();
   if (t.admin_url.empty()) {
     return Fail(FailedPreconditionError(
-        p + ": no proxy admin API is known: set admin.address and admin.tokenFile, or give ramp "
-            "the admin API of the proxy it manages"));
+        p +
+        ": no proxy admin API is known: set admin.address and admin.tokenFile, or give ramp "
+        "the admin API of the proxy it manages"));
   }
   return t;
 }
@@ -397,8 +397,8 @@ StatusOr<SignalWindow> ParseSignalWindow(std::string_view body, std::string_view
   }
   const json& revisions = doc["revisions"];
   const std::string key(part);
-  if (!revisions.contains(rev) || !revisions[rev].is_object() ||
-      !revisions[rev].contains(key) || !revisions[rev][key].is_object()) {
+  if (!revisions.contains(rev) || !revisions[rev].is_object() || !revisions[rev].contains(key) ||
+      !revisions[rev][key].is_object()) {
     return Fail(InvalidArgumentError("revisions." + rev + "." + key + ": missing"));
   }
   const json& w = revisions[rev][key];

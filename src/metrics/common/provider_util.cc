@@ -177,4 +177,31 @@ void OneShotProvider::GarbageCollect(const RunContext&, const MetricRef&, int32_
 
 std::map<std::string, std::string> OneShotProvider::Metadata(const MetricRef&) const { return {}; }
 
+void WatchingProvider::Terminate(const RunContext&, const MetricRef&,
+                                 const Measurement& measurement, MeasurementCallback done) {
+  Measurement m = measurement;
+  if (!IsTerminal(m.phase)) {
+    m.phase = AnalysisPhase::kInconclusive;
+    m.message = "stopped before a decision: " + m.message;
+  }
+  done(MeasurementUpdate::Judged(std::move(m)));
+}
+
+void WatchingProvider::GarbageCollect(const RunContext&, const MetricRef&, int32_t,
+                                      StatusCallback done) {
+  done(OkStatus());
+}
+
+std::map<std::string, std::string> WatchingProvider::Metadata(const MetricRef&) const { return {}; }
+
+StatusOr<nlohmann::json> ProviderConfigJson(const MetricRef& metric, std::string_view provider) {
+  nlohmann::json j = nlohmann::json::parse(
+      metric.provider_config_json.empty() ? std::string("{}") : metric.provider_config_json,
+      nullptr, false);
+  if (j.is_discarded()) {
+    return Fail(InvalidArgumentError(std::string(provider) + ": configuration is not JSON"));
+  }
+  return j;
+}
+
 }  // namespace ramp::metrics

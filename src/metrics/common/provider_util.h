@@ -68,4 +68,21 @@ class OneShotProvider : public MetricProvider {
   std::map<std::string, std::string> Metadata(const MetricRef& metric) const override;
 };
 
+// The base of providers whose measurement stays Running while they watch (ramp/judge-errors,
+// ramp/judge-latency, ramp/slo): Terminate ends a Running measurement Inconclusive ("stopped
+// before a decision: <its last message>") and reports a finished one as it is; GarbageCollect has
+// nothing to collect; no metric-level metadata unless overridden.
+class WatchingProvider : public MetricProvider {
+ public:
+  void Terminate(const RunContext& ctx, const MetricRef& metric, const Measurement& measurement,
+                 MeasurementCallback done) override;
+  void GarbageCollect(const RunContext& ctx, const MetricRef& metric, int32_t limit,
+                      StatusCallback done) override;
+  std::map<std::string, std::string> Metadata(const MetricRef& metric) const override;
+};
+
+// The metric's provider configuration as JSON ({} when empty); InvalidArgument
+// "<provider>: configuration is not JSON" otherwise.
+StatusOr<nlohmann::json> ProviderConfigJson(const MetricRef& metric, std::string_view provider);
+
 }  // namespace ramp::metrics

@@ -5,7 +5,6 @@
 #include <cmath>
 #include <functional>
 #include <limits>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -172,16 +171,7 @@ std::string ValueText(const SequentialJudge& judge, const JudgeDecision& d) {
       .dump();
 }
 
-// Collects the four Prometheus answers of one read.
-struct PromRead {
-  std::mutex mu;
-  int left = 4;
-  std::array<double, 4> values{};
-  std::optional<std::string> error;
-  ReadCallback done;
-};
-
-class JudgeProvider final : public MetricProvider {
+class JudgeProvider final : public WatchingProvider {
  public:
   JudgeProvider(spec::JudgeKind kind, HttpClient* http, BuiltinProviderOptions builtin)
       : kind_(kind),
@@ -241,30 +231,9 @@ class JudgeProvider final : public MetricProvider {
          });
   }
 
-  void Terminate(const RunContext&, const MetricRef&, const Measurement& measurement,
-                 MeasurementCallback done) override {
-    Measurement m = measurement;
-    if (!IsTerminal(m.phase)) {
-      m.phase = AnalysisPhase::kInconclusive;
-      m.message = "stopped before a decision: " + m.message;
-    }
-    done(MeasurementUpdate::Judged(std::move(m)));
-  }
-
-  void GarbageCollect(const RunContext&, const MetricRef&, int32_t, StatusCallback done) override {
-    done(OkStatus());
-  }
-
-  std::map<std::string, std::string> Metadata(const MetricRef&) const override { return {}; }
-
  private:
   StatusOr<spec::JudgeConfig> Config(const MetricRef& metric) const {
-    json j = json::parse(
-        metric.provider_config_json.empty() ? std::string("{}") : metric.provider_config_json,
-        nullptr, false);
-    if (j.is_discarded()) {
-      return Fail(InvalidArgumentError(std::string(name_) + ": configuration is not JSON"));
-    }
+    ASSIGN_OR_RETURN(nlohmann::json j, ProviderConfigJson(metric, name_));
     return spec::ParseJudgeConfig(j, kind_);
   }
 
@@ -377,71 +346,32 @@ class JudgeProvider final : public MetricProvider {
   }
 
   void ReadPrometheus(const RunContext& ctx, const spec::JudgeConfig& c, ReadCallback done) const {
-    auto read = std::make_shared<PromRead>();
-    read->done = std::move(done);
-    const std::array<std::pair<const char*, std::string>, 4> queries = {{
-        {"canary.requests", c.canary.requests},
-        {"canary.bad", c.canary.bad},
-        {"stable.requests", c.stable.requests},
-        {"stable.bad", c.stable.bad},
-    }};
-    const double at = static_cast<double>(ToUnixNanos(ctx.now)) / 1e9;
-    for (size_t i = 0; i < queries.size(); ++i) {
-      HttpRequest req;
-      req.method = "GET";
-      req.url = c.prometheus_address + "/api/v1/query?query=" + QueryEscape(queries[i].second) +
-                "&time=" + fmt::format("{:.3f}", at);
-      req.timeout = kReadTimeout;
-      req.max_response_bytes = size_t{1} << 20;
-      const std::string what =
-          fmt::format("prometheus.{} ({})", queries[i].first, queries[i].second);
-      http_->Send(std::move(req), [read, i, what](StatusOr<HttpResponse> r) {
-        StatusOr<double> v = PromValue(r, what);
-        std::unique_lock lock(read->mu);
-        if (v) {
-          read->values[i] = *v;
-        } else if (!read->error) {
-          read->error = v.error().message();
-        }
-        if (--read->left > 0) return;
-        lock.unlock();
-        if (read->error) return read->done(Fail(UnavailableError(*read->error)));
-        auto count = [](double x) { return static_cast<int64_t>(std::llround(x)); };
-        Reading out;
-        out.canary = {count(read->values[0]), count(read->values[1])};
-        out.stable = {count(read->values[2]), count(read->values[3])};
-        read->done(std::move(out));
-      });
-    }
-  }
-
-  static StatusOr<double> PromValue(const StatusOr<HttpResponse>& r, const std::string& what) {
-    if (!r) return Fail(UnavailableError(what + ": " + TransportErrorMessage(r.error())));
-    if (r->status < 200 || r->status >= 300) {
-      StatusOr<PrometheusResult> parsed = ParsePrometheusResponse(r->body);
-      return Fail(
-          UnavailableError(fmt::format("{}: HTTP {}: {}", what, r->status,
-                                       parsed ? BodyExcerpt(r->body) : parsed.error().message())));
-    }
-    StatusOr<PrometheusResult> parsed = ParsePrometheusResponse(r->body);
-    if (!parsed) return Fail(InvalidArgumentError(what + ": " + parsed.error().message()));
-    const json& v = *parsed->result;
-    double x = 0;
-    if (v.is_number()) {
-      x = v.get<double>();
-    } else if (v.is_array() && v.empty()) {
-      x = 0;  // no series yet: nothing counted
-    } else if (v.is_array() && v.size() == 1 && v[0].is_number()) {
-      x = v[0].get<double>();
-    } else {
-      return Fail(InvalidArgumentError(fmt::format(
-          "{}: must return one number (wrap it in sum(…)), got {}", what, parsed->value_text)));
-    }
-    if (!std::isfinite(x) || x < 0) {
-      return Fail(InvalidArgumentError(
-          fmt::format("{}: must be a count ≥ 0, got {}", what, parsed->value_text)));
-    }
-    return x;
+    const char* bad = c.kind == spec::JudgeKind::kErrors ? "errors" : "slow";
+    std::vector<PrometheusQuery> queries = {
+        {"prometheus.canary.requests", c.canary.requests},
+        {fmt::format("prometheus.canary.{}", bad), c.canary.bad},
+        {"prometheus.stable.requests", c.stable.requests},
+        {fmt::format("prometheus.stable.{}", bad), c.stable.bad},
+    };
+    QueryPrometheusNumbers(http_, c.prometheus_address, queries, ctx.now, kReadTimeout,
+                           [queries, done = std::move(done)](StatusOr<PrometheusNumbers> r) {
+                             if (!r) return done(Fail(r.error()));
+                             std::array<int64_t, 4> counts{};
+                             for (size_t i = 0; i < counts.size(); ++i) {
+                               const double x =
+                                   (*r)[i].value_or(0);  // no series yet: nothing counted
+                               if (!std::isfinite(x) || x < 0) {
+                                 return done(Fail(InvalidArgumentError(fmt::format(
+                                     "{} ({}): must be a count ≥ 0, got {}", queries[i].what,
+                                     queries[i].query, FormatGoFloat(x)))));
+                               }
+                               counts[i] = std::llround(x);
+                             }
+                             Reading out;
+                             out.canary = {counts[0], counts[1]};
+                             out.stable = {counts[2], counts[3]};
+                             done(std::move(out));
+                           });
   }
 
   const spec::JudgeKind kind_;

@@ -2,7 +2,10 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -418,6 +421,71 @@ StatusOr<PrometheusResult> ParsePrometheusResponse(std::string_view body) {
 
 std::unique_ptr<MetricProvider> NewPrometheusProvider(HttpClient* http, PrometheusOptions options) {
   return std::make_unique<PrometheusProvider>(http, std::move(options));
+}
+
+namespace {
+
+struct NumberBatch {
+  std::mutex mu;
+  size_t left = 0;
+  PrometheusNumbers values;
+  std::optional<Status> error;
+  std::function<void(StatusOr<PrometheusNumbers>)> done;
+};
+
+StatusOr<std::optional<double>> OneNumber(const StatusOr<HttpResponse>& r,
+                                          const std::string& what) {
+  if (!r) return Fail(UnavailableError(what + ": " + TransportErrorMessage(r.error())));
+  StatusOr<PrometheusResult> parsed = ParsePrometheusResponse(r->body);
+  if (r->status < 200 || r->status >= 300) {
+    return Fail(UnavailableError(what + ": HTTP " + std::to_string(r->status) + ": " +
+                                 (parsed ? BodyExcerpt(r->body) : parsed.error().message())));
+  }
+  if (!parsed) return Fail(InvalidArgumentError(what + ": " + parsed.error().message()));
+  const json& v = *parsed->result;
+  if (v.is_number()) return std::optional<double>(v.get<double>());
+  if (v.is_array() && v.empty()) return std::optional<double>();
+  if (v.is_array() && v.size() == 1 && v[0].is_number()) {
+    return std::optional<double>(v[0].get<double>());
+  }
+  return Fail(InvalidArgumentError(what + ": must return one number (wrap it in sum(…)), got " +
+                                   parsed->value_text));
+}
+
+}  // namespace
+
+void QueryPrometheusNumbers(HttpClient* http, const std::string& address,
+                            std::vector<PrometheusQuery> queries, Time at, Duration timeout,
+                            std::function<void(StatusOr<PrometheusNumbers>)> done) {
+  auto batch = std::make_shared<NumberBatch>();
+  batch->left = queries.size();
+  batch->values.resize(queries.size());
+  batch->done = std::move(done);
+  if (queries.empty()) return batch->done(PrometheusNumbers{});
+  char time_text[32];
+  std::snprintf(time_text, sizeof time_text, "%.3f", static_cast<double>(ToUnixNanos(at)) / 1e9);
+  for (size_t i = 0; i < queries.size(); ++i) {
+    HttpRequest req;
+    req.method = "GET";
+    req.url =
+        address + "/api/v1/query?query=" + QueryEscape(queries[i].query) + "&time=" + time_text;
+    req.timeout = timeout;
+    req.max_response_bytes = size_t{1} << 20;
+    const std::string what = queries[i].what + " (" + queries[i].query + ")";
+    http->Send(std::move(req), [batch, i, what](StatusOr<HttpResponse> r) {
+      StatusOr<std::optional<double>> v = OneNumber(r, what);
+      std::unique_lock lock(batch->mu);
+      if (v) {
+        batch->values[i] = *v;
+      } else if (!batch->error) {
+        batch->error = v.error();
+      }
+      if (--batch->left > 0) return;
+      lock.unlock();
+      if (batch->error) return batch->done(Fail(*batch->error));
+      batch->done(std::move(batch->values));
+    });
+  }
 }
 
 }  // namespace ramp::metrics

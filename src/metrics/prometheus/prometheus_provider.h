@@ -6,7 +6,9 @@
 // may be called concurrently. ParsePrometheusResponse is a pure function.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,6 +41,25 @@ struct PrometheusOptions {
   auth::AwsCredentials credentials;  // empty: a sigv4 measurement is an Error saying so
   std::string region;                // used when sigv4.region is empty
 };
+
+// One instant query of a batch: what it is, for messages ("prometheus.canary.requests"), and the
+// PromQL.
+struct PrometheusQuery {
+  std::string what;
+  std::string query;
+};
+// One number per query, in order: the answer's value (NaN kept), or nothing when the answer holds
+// no series at all.
+using PrometheusNumbers = std::vector<std::optional<double>>;
+
+// Sends every query as an instant query at `at` to `address` (http(s)://host:port, no trailing
+// slash) at once and calls `done` once with all the answers, or with the first failure, worded
+// "<what> (<query>): …" (kUnavailable for transport and HTTP errors, kInvalidArgument for an
+// answer that is not one number — several series must be summed in the query). Used by the
+// providers that read counters (ramp/judge-*, ramp/slo); `http` must outlive the call.
+void QueryPrometheusNumbers(HttpClient* http, const std::string& address,
+                            std::vector<PrometheusQuery> queries, Time at, Duration timeout,
+                            std::function<void(StatusOr<PrometheusNumbers>)> done);
 
 // The provider. `http` must outlive it.
 std::unique_ptr<MetricProvider> NewPrometheusProvider(HttpClient* http,

@@ -279,49 +279,9 @@ std::string RuleStates(const slo::CanaryBurnResult& r) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Prometheus: several instant queries answered together.
-
-// One query's answer: a number, NaN (an empty ratio) or nothing (no series).
-using PromValues = std::vector<std::optional<double>>;
-using PromCallback = std::function<void(StatusOr<PromValues>)>;
-
-struct PromBatch {
-  std::mutex mu;
-  size_t left = 0;
-  PromValues values;
-  std::optional<std::string> error;
-  PromCallback done;
-};
-
-struct PromQuery {
-  std::string what;  // "errors over 5m"
-  std::string query;
-};
-
-StatusOr<std::optional<double>> PromAnswer(const StatusOr<HttpResponse>& r,
-                                           const std::string& what) {
-  if (!r) return Fail(UnavailableError(what + ": " + TransportErrorMessage(r.error())));
-  StatusOr<PrometheusResult> parsed = ParsePrometheusResponse(r->body);
-  if (r->status < 200 || r->status >= 300) {
-    return Fail(
-        UnavailableError(fmt::format("{}: HTTP {}: {}", what, r->status,
-                                     parsed ? BodyExcerpt(r->body) : parsed.error().message())));
-  }
-  if (!parsed) return Fail(InvalidArgumentError(what + ": " + parsed.error().message()));
-  const json& v = *parsed->result;
-  if (v.is_number()) return std::optional<double>(v.get<double>());
-  if (v.is_array() && v.empty()) return std::optional<double>();
-  if (v.is_array() && v.size() == 1 && v[0].is_number()) {
-    return std::optional<double>(v[0].get<double>());
-  }
-  return Fail(InvalidArgumentError(fmt::format(
-      "{}: must return one number (wrap it in sum(…)), got {}", what, parsed->value_text)));
-}
-
-// ---------------------------------------------------------------------------------------------
 // The provider.
 
-class SloProvider final : public MetricProvider {
+class SloProvider final : public WatchingProvider {
  public:
   SloProvider(HttpClient* http, BuiltinProviderOptions builtin)
       : http_(http), builtin_(std::move(builtin)) {}
@@ -378,28 +338,9 @@ class SloProvider final : public MetricProvider {
                });
   }
 
-  void Terminate(const RunContext&, const MetricRef&, const Measurement& measurement,
-                 MeasurementCallback done) override {
-    Measurement m = measurement;
-    if (!IsTerminal(m.phase)) {
-      m.phase = AnalysisPhase::kInconclusive;
-      m.message = "stopped before a decision: " + m.message;
-    }
-    done(MeasurementUpdate::Judged(std::move(m)));
-  }
-
-  void GarbageCollect(const RunContext&, const MetricRef&, int32_t, StatusCallback done) override {
-    done(OkStatus());
-  }
-
-  std::map<std::string, std::string> Metadata(const MetricRef&) const override { return {}; }
-
  private:
   static StatusOr<spec::SloConfig> Config(const MetricRef& metric) {
-    json j = json::parse(
-        metric.provider_config_json.empty() ? std::string("{}") : metric.provider_config_json,
-        nullptr, false);
-    if (j.is_discarded()) return Fail(InvalidArgumentError(Prefixed("configuration is not JSON")));
+    ASSIGN_OR_RETURN(nlohmann::json j, ProviderConfigJson(metric, kName));
     return spec::ParseSloConfig(j);
   }
 
@@ -529,12 +470,12 @@ class SloProvider final : public MetricProvider {
     const seconds window = std::max(seconds(1), whole);
     const std::string w = slo::FormatPromDuration(window);
     const bool good = !state.queries.good.empty();
-    std::vector<PromQuery> queries = {
+    std::vector<PrometheusQuery> queries = {
         {fmt::format("canary {} over {}", good ? "good" : "errors", w),
          slo::RenderWindow(good ? state.queries.good : state.queries.errors, window)},
         {fmt::format("canary total over {}", w), slo::RenderWindow(state.queries.total, window)}};
     QueryPrometheus(ctx, c.prometheus_address, std::move(queries),
-                    [window, good, done = std::move(done)](StatusOr<PromValues> r) {
+                    [window, good, done = std::move(done)](StatusOr<PrometheusNumbers> r) {
                       if (!r) return done(Fail(r.error()));
                       const double bad_or_good = (*r)[0].value_or(0);
                       const double total = (*r)[1].value_or(0);
@@ -659,7 +600,7 @@ class SloProvider final : public MetricProvider {
   void ReadRatios(const RunContext& ctx, const spec::SloConfig& c, const SliQueries& q,
                   const std::vector<seconds>& windows,
                   std::function<void(StatusOr<std::map<seconds, double>>)> done) const {
-    std::vector<PromQuery> queries;
+    std::vector<PrometheusQuery> queries;
     const int per_window = q.ratio.empty() ? 2 : 1;
     for (seconds w : windows) {
       const std::string text = slo::FormatPromDuration(w);
@@ -672,60 +613,37 @@ class SloProvider final : public MetricProvider {
         queries.push_back({"total over " + text, slo::RenderWindow(q.total, w)});
       }
     }
-    QueryPrometheus(ctx, c.prometheus_address, std::move(queries),
-                    [q, windows, per_window, done = std::move(done)](StatusOr<PromValues> r) {
-                      if (!r) return done(Fail(r.error()));
-                      std::map<seconds, double> ratios;
-                      const double nan = std::nan("");
-                      for (size_t i = 0; i < windows.size(); ++i) {
-                        double ratio = nan;
-                        if (per_window == 1) {
-                          const std::optional<double> x = (*r)[i];
-                          if (x) ratio = q.ratio_is_success ? 1 - *x : *x;
-                        } else {
-                          const std::optional<double> part = (*r)[2 * i];
-                          const std::optional<double> total = (*r)[2 * i + 1];
-                          if (total && *total > 0) {
-                            const double p = part.value_or(0);
-                            ratio = (q.good.empty() ? p : *total - p) / *total;
-                          }
-                        }
-                        ratios[windows[i]] = ratio;
-                      }
-                      done(std::move(ratios));
-                    });
+    QueryPrometheus(
+        ctx, c.prometheus_address, std::move(queries),
+        [q, windows, per_window, done = std::move(done)](StatusOr<PrometheusNumbers> r) {
+          if (!r) return done(Fail(r.error()));
+          std::map<seconds, double> ratios;
+          const double nan = std::nan("");
+          for (size_t i = 0; i < windows.size(); ++i) {
+            double ratio = nan;
+            if (per_window == 1) {
+              const std::optional<double> x = (*r)[i];
+              if (x) ratio = q.ratio_is_success ? 1 - *x : *x;
+            } else {
+              const std::optional<double> part = (*r)[2 * i];
+              const std::optional<double> total = (*r)[2 * i + 1];
+              if (total && *total > 0) {
+                const double p = part.value_or(0);
+                ratio = (q.good.empty() ? p : *total - p) / *total;
+              }
+            }
+            ratios[windows[i]] = ratio;
+          }
+          done(std::move(ratios));
+        });
   }
 
   void QueryPrometheus(const RunContext& ctx, const std::string& address,
-                       std::vector<PromQuery> queries, PromCallback done) const {
-    auto batch = std::make_shared<PromBatch>();
-    batch->left = queries.size();
-    batch->values.resize(queries.size());
-    batch->done = std::move(done);
-    if (queries.empty()) return batch->done(PromValues{});
-    const double at = static_cast<double>(ToUnixNanos(ctx.now)) / 1e9;
-    for (size_t i = 0; i < queries.size(); ++i) {
-      HttpRequest req;
-      req.method = "GET";
-      req.url = address + "/api/v1/query?query=" + QueryEscape(queries[i].query) +
-                "&time=" + fmt::format("{:.3f}", at);
-      req.timeout = kReadTimeout;
-      req.max_response_bytes = size_t{1} << 20;
-      const std::string what = fmt::format("prometheus {} ({})", queries[i].what, queries[i].query);
-      http_->Send(std::move(req), [batch, i, what](StatusOr<HttpResponse> r) {
-        StatusOr<std::optional<double>> v = PromAnswer(r, what);
-        std::unique_lock lock(batch->mu);
-        if (v) {
-          batch->values[i] = *v;
-        } else if (!batch->error) {
-          batch->error = v.error().message();
-        }
-        if (--batch->left > 0) return;
-        lock.unlock();
-        if (batch->error) return batch->done(Fail(UnavailableError(*batch->error)));
-        batch->done(std::move(batch->values));
-      });
-    }
+                       std::vector<PrometheusQuery> queries,
+                       std::function<void(StatusOr<PrometheusNumbers>)> done) const {
+    for (PrometheusQuery& q : queries) q.what = "prometheus " + q.what;
+    QueryPrometheusNumbers(http_, address, std::move(queries), ctx.now, kReadTimeout,
+                           std::move(done));
   }
 
   StatusOr<BuiltinTarget> Target(const RunContext& ctx, const spec::SloConfig& c) const {

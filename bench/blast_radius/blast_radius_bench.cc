@@ -420,8 +420,9 @@ int Main(int argc, char** argv) {
       "canary req/s, per-second binomial counts above\n"
       "# strategies: rolling (no analysis; all traffic after 60 s), flagger (1 m checks, "
       "success ≥ 99 % and p99 ≤ 500 ms, threshold 1), argo (5 m measurements, success ≥ 0.95 "
-      "and p99 ≤ 500 ms, failureLimit 3), ramp (SequentialJudge on errors and on slow requests, "
-      "defaults, maxDuration = horizon, asked at every canary bad request and every second), "
+      "and p99 ≤ 500 ms, failureLimit 3), ramp (judges on errors and on slow requests as a "
+      "background analysis: α 0.5 % each, watching until maxDuration = horizon, asked at every "
+      "canary bad request and every second), "
       "sprt (Wald, true p0 and p1, α = β = 1 %)\n",
       analysis::Percent(SlowFraction(1)), analysis::Percent(SlowFraction(1.2)),
       analysis::Percent(SlowFraction(2)));

@@ -74,6 +74,8 @@ namespace {
 analysis::JudgeOptions JudgeOptionsFor(const RampOptions& options, std::string noun) {
   analysis::JudgeOptions o;
   o.max_duration_seconds = options.max_duration_seconds;
+  o.alpha = options.alpha;
+  o.pass_early = options.pass_early;
   o.bad_noun = std::move(noun);
   return o;
 }
@@ -96,7 +98,12 @@ bool RampStrategy::Feed(Watch* w, double t, int64_t canary_requests, int64_t can
   if (!w->judge.Observe(w->canary, w->stable, options_.share).ok()) return false;  // never: ≥ 0
   // Evidence against the canary grows only with its bad requests: ask then, and once a second
   // for a pass (or, at maxDuration, inconclusive).
-  if (canary_bad == 0 && t - w->last_decided < options_.decide_every_seconds) return false;
+  // Watching until maxDuration, only a canary bad request or the end can change the verdict.
+  const bool end = t >= static_cast<double>(options_.max_duration_seconds);
+  if (canary_bad == 0 && !end &&
+      (!options_.pass_early || t - w->last_decided < options_.decide_every_seconds)) {
+    return false;
+  }
   w->last_decided = t;
   const analysis::JudgeVerdict v =
       w->judge.Decide(static_cast<int64_t>(std::floor(t + 1e-9))).verdict;
@@ -114,6 +121,8 @@ Verdict RampStrategy::Observe(double t, const ArmInterval& canary, const ArmInte
 }
 
 double RampStrategy::NextCheck(double t) const {
+  const double end = static_cast<double>(options_.max_duration_seconds);
+  if (!options_.pass_early) return t < end ? end : kNever;  // bad requests come on their own
   return NextMultiple(t, options_.decide_every_seconds);
 }
 

@@ -12,7 +12,8 @@
 //     last 5 m (success ratio ≥ 0.95, p99 ≤ the bound), a metric fails when its failed
 //     measurements exceed failureLimit 3.
 //   * RampStrategy: ramp's error and latency judges (analysis::SequentialJudge) on both arms'
-//     cumulative counts; roll back at the first Fail.
+//     cumulative counts, as a background analysis over the canary (α 0.5 % each, watching until
+//     maxDuration); roll back at the first Fail.
 //   * SprtStrategy: Wald's SPRT against the true baseline rate (the reference's floor).
 //
 // Times are seconds since the first canary request. No strategy reads a clock or does I/O.
@@ -157,6 +158,11 @@ class ArgoStrategy : public Strategy {
 struct RampOptions {
   // Both judges' maxDuration (the rest of analysis::JudgeOptions stays at its defaults).
   int64_t max_duration_seconds = 3600;
+  // Each judge's α: the family-wise false-rollback bound of the two is their sum (F8).
+  double alpha = 0.005;
+  // Background analysis over the whole canary: a judge within tolerance keeps watching until
+  // maxDuration instead of passing at once.
+  bool pass_early = false;
   // The router's canary share when known exactly; otherwise each interval's request split.
   std::optional<double> share;
   // Besides at every canary bad request, the judges are asked at least this often.

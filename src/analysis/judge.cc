@@ -13,11 +13,12 @@ namespace {
 
 using stats::Direction;
 
-// The mixture's alternatives: 48 ratios per side, evenly spaced in ln ρ over (1, 1000], equal
-// weights (a log-uniform prior). A discrete mixture of likelihood ratios is itself a test
-// martingale, so the grid costs a little power, never validity.
-constexpr int kRatiosPerSide = 48;
-constexpr double kLargestRatio = 1000;
+// The mixture's alternatives: 64 ratios per side, evenly spaced in ln ρ over (1, 10⁴] (a stable
+// rate of 0.01 % against a canary failing everything), equal weights (a log-uniform prior). A
+// discrete mixture of likelihood ratios is itself a test martingale, so the grid costs a little
+// power, never validity.
+constexpr int kRatiosPerSide = 64;
+constexpr double kLargestRatio = 10000;
 
 std::vector<double> Ratios(Direction direction) {
   std::vector<double> out;
@@ -200,13 +201,21 @@ JudgeDecision SequentialJudge::DecideMixture(int64_t elapsed_seconds) const {
         Number(1 / options_.alpha), options_.bad_noun, Percent(options_.alpha));
     return d;
   }
+  const bool at_end = elapsed_seconds >= options_.max_duration_seconds;
+  if (!options_.pass_early && !at_end) {
+    // Passing waits for maxDuration: no need to bound the canary's rate yet.
+    d.message = fmt::format("watching until {}: {}; Bayes factor {} (fails at {})",
+                            HumanDuration(options_.max_duration_seconds), Counts(),
+                            Number(bayes_factor), Number(1 / options_.alpha));
+    return d;
+  }
   if (std::optional<std::string> pass = PassReason()) {
     d.verdict = JudgeVerdict::kPass;
     d.message = fmt::format("{}; Bayes factor {} < 1/α = {}", *pass, Number(bayes_factor),
                             Number(1 / options_.alpha));
     return d;
   }
-  if (elapsed_seconds >= options_.max_duration_seconds) {
+  if (at_end) {
     d.verdict = JudgeVerdict::kInconclusive;
     d.message = InconclusiveReason(elapsed_seconds);
     return d;
@@ -241,7 +250,8 @@ JudgeDecision SequentialJudge::DecideSprt(int64_t elapsed_seconds) const {
         "baseline than the baseline (α = β = {})",
         what, Number(r->upper), Times(options_.detect_ratio), Percent(options_.alpha));
   } else if (r->decision == stats::SequentialDecision::kAcceptH0 &&
-             canary_.requests >= options_.min_samples) {
+             canary_.requests >= options_.min_samples &&
+             (options_.pass_early || elapsed_seconds >= options_.max_duration_seconds)) {
     d.verdict = JudgeVerdict::kPass;
     d.message = fmt::format(
         "canary consistent with the baseline: {} ≤ ln(β/(1−α)) = {} after at least minSamples "

@@ -9,7 +9,8 @@
 //     valid), crossing 1/α; or, given a known baseline rate, Wald's SPRT (F2) crossing its bound.
 //   * Pass when at least `min_samples` canary requests were seen and the canary's confidence
 //     sequence shows its bad rate no worse than the stable's plus the tolerance δ (SPRT: when it
-//     accepts the baseline).
+//     accepts the baseline) — at once, or with `pass_early` off only at max_duration, so that a
+//     background judge keeps watching the whole canary.
 //   * Inconclusive once `max_duration` has passed without either, saying how much traffic it
 //     would have needed — never a silent pass.
 //
@@ -50,6 +51,9 @@ struct JudgeOptions {
   // "×k" an Inconclusive message speaks of.
   double detect_ratio = 3;
   int64_t max_duration_seconds = 600;
+  // Pass as soon as the canary is shown within tolerance (a gate in a canary step), or keep
+  // watching until max_duration and pass then (background analysis over the whole canary).
+  bool pass_early = true;
   // What a bad request is, for messages: "errors", "requests slower than 500ms".
   std::string bad_noun = "errors";
 };

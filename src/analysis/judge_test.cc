@@ -86,6 +86,23 @@ TEST(SequentialJudgeTest, PassesAHealthyCanaryOnceItsRateIsBoundedWithinToleranc
   EXPECT_NE(d.message.find("at most"), std::string::npos) << d.message;
 }
 
+TEST(SequentialJudgeTest, WithoutPassEarlyItKeepsWatchingUntilMaxDuration) {
+  SequentialJudge judge(
+      {.tolerance = 0.01, .min_samples = 200, .max_duration_seconds = 600, .pass_early = false});
+  ASSERT_TRUE(judge.Observe({.requests = 5000, .bad = 5}, {.requests = 95000, .bad = 95}).ok());
+  JudgeDecision d = judge.Decide(300);
+  EXPECT_EQ(d.verdict, JudgeVerdict::kContinue);
+  EXPECT_EQ(d.message.rfind("watching until 10m: canary 5 errors", 0), 0u) << d.message;
+  // A regression later in the watch still fails it.
+  ASSERT_TRUE(judge.Observe({.requests = 5100, .bad = 25}, {.requests = 96900, .bad = 97}).ok());
+  EXPECT_EQ(judge.Decide(320).verdict, JudgeVerdict::kFail);
+
+  SequentialJudge healthy(
+      {.tolerance = 0.01, .min_samples = 200, .max_duration_seconds = 600, .pass_early = false});
+  ASSERT_TRUE(healthy.Observe({.requests = 5000, .bad = 5}, {.requests = 95000, .bad = 95}).ok());
+  EXPECT_EQ(healthy.Decide(600).verdict, JudgeVerdict::kPass);
+}
+
 TEST(SequentialJudgeTest, LowTrafficEndsInconclusiveWithTheReason) {
   std::mt19937_64 rng(5);
   SequentialJudge judge({.max_duration_seconds = 600});

@@ -103,6 +103,12 @@ StatusOr<JudgeConfig> ParseJudgeConfig(const json& config, JudgeKind kind) {
     } else if (key == "readErrorLimit") {
       ASSIGN_OR_RETURN(c.read_error_limit, f.Integer(value, key));
       if (c.read_error_limit < 1) return Fail(f.Error(key, "must be at least 1"));
+    } else if (key == "watchUntil") {
+      ASSIGN_OR_RETURN(std::string w, f.String(value, key));
+      if (w != "decision" && w != "maxDuration") {
+        return Fail(f.Error(key, "must be decision or maxDuration, got \"" + w + "\""));
+      }
+      c.pass_early = w == "decision";
     } else if (key == "admin") {
       if (!value.is_object()) {
         return Fail(f.Error(key, "must be an object with address and tokenFile"));
@@ -146,11 +152,11 @@ StatusOr<JudgeConfig> ParseJudgeConfig(const json& config, JudgeKind kind) {
       return Fail(f.Error(
           key, kind == JudgeKind::kErrors
                    ? "unknown field (known: alpha, tolerance, minSamples, direction, "
-                     "baselineRate, detectRatio, maxDuration, pollInterval, readErrorLimit, "
-                     "admin, prometheus)"
+                     "baselineRate, detectRatio, maxDuration, watchUntil, pollInterval, "
+                     "readErrorLimit, admin, prometheus)"
                    : "unknown field (known: latencyBound, kayenta, alpha, tolerance, minSamples, "
-                     "direction, baselineRate, detectRatio, maxDuration, pollInterval, "
-                     "readErrorLimit, admin, prometheus)"));
+                     "direction, baselineRate, detectRatio, maxDuration, watchUntil, "
+                     "pollInterval, readErrorLimit, admin, prometheus)"));
     }
   }
   if (kind == JudgeKind::kLatency && !have_bound) {

@@ -43,6 +43,7 @@ struct JudgeConfig {
   int64_t max_duration_seconds = 600;
   int64_t poll_interval_ms = 1000;  // default 1s for builtin, 15s for prometheus
   int64_t read_error_limit = 5;     // reads that may fail in a row while watching
+  bool pass_early = true;           // watchUntil: decision (true) or maxDuration (false)
   JudgeSource source = JudgeSource::kBuiltin;
   std::string admin_json;          // builtin: the `admin` object as JSON text, empty = none
   std::string prometheus_address;  // prometheus: http(s)://host:port

@@ -57,6 +57,7 @@ analysis::JudgeOptions ToOptions(const spec::JudgeConfig& c) {
   o.baseline_rate = c.baseline_rate;
   o.detect_ratio = c.detect_ratio;
   o.max_duration_seconds = c.max_duration_seconds;
+  o.pass_early = c.pass_early;
   o.bad_noun = c.kind == spec::JudgeKind::kErrors
                    ? "errors"
                    : "requests slower than " + BoundText(c.latency_bound_seconds);

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "metrics/common/fake_http_client_testing.h"
+#include "metrics/common/signals_testing.h"
 
 namespace ramp::metrics {
 namespace {
@@ -17,45 +18,15 @@ using ::testing::HasSubstr;
 using ::testing::StartsWith;
 using json = nlohmann::json;
 
-// Cumulative totals of one revision: `requests`, `errors`, and how many were slower than each
-// bound (all requests fall in the first bucket unless `slow_500ms` are over 500ms).
-struct Arm {
-  int64_t requests = 0;
-  int64_t errors = 0;
-  int64_t slow_500ms = 0;  // over 500ms (in the 1s bucket)
-  int64_t slow_250ms = 0;  // over 250ms but within 500ms
-};
+using Arm = testing::ProxyArm;
 
-json ArmJson(const Arm& a) {
-  const double fast = static_cast<double>(a.requests - a.slow_500ms - a.slow_250ms);
-  json buckets = json::array();
-  for (double le : {0.005, 0.01, 0.025, 0.05, 0.1, 0.25})
-    buckets.push_back({{"le", le}, {"count", fast}});
-  buckets.push_back({{"le", 0.5}, {"count", fast + static_cast<double>(a.slow_250ms)}});
-  for (double le : {1.0, 2.5, 5.0, 10.0}) {
-    buckets.push_back({{"le", le}, {"count", static_cast<double>(a.requests)}});
-  }
-  buckets.push_back({{"le", "+Inf"}, {"count", static_cast<double>(a.requests)}});
-  json counts = {{"requests", a.requests},
-                 {"errors", a.errors},
-                 {"latencySumSeconds", 0.0},
-                 {"latencyBuckets", buckets}};
-  return {{"window", counts}, {"total", counts}};
+std::string Signals(const Arm& canary, const Arm& stable = {}) {
+  return testing::ProxySignals(canary, stable);
 }
 
-std::string Signals(const Arm& canary, const Arm& stable) {
-  return json{{"service", "shop"},
-              {"revisions", {{"canary", ArmJson(canary)}, {"stable", ArmJson(stable)}}}}
-      .dump();
-}
+std::string PromAnswer(const std::string& result) { return testing::PrometheusVector(result); }
 
-std::string PromAnswer(const std::string& result) {
-  return R"({"status":"success","data":{"resultType":"vector","result":)" + result + "}}";
-}
-
-std::string PromNumber(double v) {
-  return PromAnswer(R"([{"metric":{},"value":[1700000000,")" + std::to_string(v) + R"("]}])");
-}
+std::string PromNumber(double v) { return testing::PrometheusNumber(v); }
 
 class JudgeProviderTest : public ::testing::Test {
  protected:

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "metrics/common/fake_http_client_testing.h"
+#include "metrics/common/signals_testing.h"
 
 namespace ramp::metrics {
 namespace {
@@ -40,34 +41,15 @@ slos:
         error_ratio_query: sum(rate(slow_total{job="shop"}[{{.window}}])) / sum(rate(all_total{job="shop"}[{{.window}}]))
 )";
 
-// Cumulative (or windowed) counts of one revision at the built-in proxy.
-struct Arm {
-  int64_t requests = 0;
-  int64_t errors = 0;
-};
-
-json ArmJson(const Arm& a) {
-  json counts = {{"requests", a.requests},
-                 {"errors", a.errors},
-                 {"latencySumSeconds", 0.0},
-                 {"latencyBuckets", json::array({{{"le", 0.5}, {"count", a.requests}},
-                                                 {{"le", "+Inf"}, {"count", a.requests}}})}};
-  return {{"window", counts}, {"total", counts}};
-}
+using Arm = testing::ProxyArm;
 
 std::string Signals(const Arm& canary, const Arm& stable = {}) {
-  return json{{"service", "default.shop"},
-              {"revisions", {{"canary", ArmJson(canary)}, {"stable", ArmJson(stable)}}}}
-      .dump();
+  return testing::ProxySignals(canary, stable);
 }
 
-std::string PromAnswer(const std::string& result) {
-  return R"({"status":"success","data":{"resultType":"vector","result":)" + result + "}}";
-}
+std::string PromAnswer(const std::string& result) { return testing::PrometheusVector(result); }
 
-std::string PromNumber(double v) {
-  return PromAnswer(R"([{"metric":{},"value":[1700000000,")" + std::to_string(v) + R"("]}])");
-}
+std::string PromNumber(double v) { return testing::PrometheusNumber(v); }
 
 class SloProviderTest : public ::testing::Test {
  protected:

@@ -11,6 +11,7 @@
 //   blast_radius_real [--rate 100] [--share 0.05] [--bad-error-rate 0.05] [--duration 600]
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -22,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/blast_radius/strategies.h"
+#include "metrics/builtin/builtin_provider.h"
 #include "tests/integration/data_plane_testing.h"
 
 namespace ramp::bench {
@@ -45,20 +47,16 @@ struct Totals {
   ArmInterval stable;
 };
 
-ArmInterval ReadArm(const json& total) {
-  ArmInterval a;
-  a.requests = total.value("requests", int64_t{0});
-  a.errors = total.value("errors", int64_t{0});
-  // Slower than 500 ms: everything above the 0.5 s bucket.
-  double at_bound = 0, all = 0;
-  for (const json& b : total.value("latencyBuckets", json::array())) {
-    if (b["le"].is_number() && b["le"].get<double>() <= 0.5 + 1e-9) {
-      at_bound = b["count"].get<double>();
-    }
-    all = b["count"].get<double>();
-  }
-  a.slow = static_cast<int64_t>(all - at_bound);
-  return a;
+// One revision's `total` out of a signals answer (metrics::ParseSignalWindow, as ramp/builtin
+// reads it); slow = over 500 ms, from the cumulative latency buckets.
+std::optional<ArmInterval> ReadArm(std::string_view body, std::string_view revision) {
+  StatusOr<metrics::SignalWindow> w = metrics::ParseSignalWindow(body, revision, "total");
+  if (!w) return std::nullopt;
+  const double all = static_cast<double>(w->requests);
+  const double within = all * metrics::HistogramFractionAtOrBelow(0.5, w->buckets);
+  return ArmInterval{.requests = static_cast<int64_t>(w->requests),
+                     .errors = static_cast<int64_t>(w->errors),
+                     .slow = all > 0 ? std::llround(all - within) : 0};
 }
 
 ArmInterval Minus(const ArmInterval& a, const ArmInterval& b) {
@@ -127,10 +125,10 @@ int Main(int argc, char** argv) {
     dataplane_testing::AdminAnswer a =
         (*proxy)->Admin("GET", "/v1/services/blast/signals?window=1s");
     if (a.status != 200) return std::nullopt;
-    json j = json::parse(a.body, nullptr, false);
-    if (!j.is_object() || !j.contains("revisions")) return std::nullopt;
-    return Totals{ReadArm(j["revisions"]["canary"]["total"]),
-                  ReadArm(j["revisions"]["stable"]["total"])};
+    std::optional<ArmInterval> canary = ReadArm(a.body, "canary");
+    std::optional<ArmInterval> stable = ReadArm(a.body, "stable");
+    if (!canary || !stable) return std::nullopt;
+    return Totals{*canary, *stable};
   };
 
   std::vector<Outcome> outcomes;

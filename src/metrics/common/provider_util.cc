@@ -4,6 +4,8 @@
 #include <cmath>
 #include <string>
 
+#include <fmt/format.h>
+
 namespace ramp::metrics {
 
 std::string Redact(std::string text, const std::vector<std::string>& secrets) {
@@ -193,6 +195,18 @@ void WatchingProvider::GarbageCollect(const RunContext&, const MetricRef&, int32
 }
 
 std::map<std::string, std::string> WatchingProvider::Metadata(const MetricRef&) const { return {}; }
+
+FailedRead CountFailedRead(int64_t* read_errors, int64_t limit, bool out_of_time,
+                           std::string_view why) {
+  ++*read_errors;
+  if (!out_of_time && *read_errors >= limit) {
+    return {.give_up = true,
+            .text = fmt::format("{} reads failed in a row; the last: {}", *read_errors, why)};
+  }
+  return {.give_up = false,
+          .text = fmt::format(" (the last read failed: {}; {} of {} allowed in a row)", why,
+                              *read_errors, limit)};
+}
 
 StatusOr<nlohmann::json> ProviderConfigJson(const MetricRef& metric, std::string_view provider) {
   nlohmann::json j = nlohmann::json::parse(

@@ -81,6 +81,17 @@ class WatchingProvider : public MetricProvider {
   std::map<std::string, std::string> Metadata(const MetricRef& metric) const override;
 };
 
+// A failed read of a watching provider's measurement (ramp/judge-*, ramp/slo). It stays Running
+// with `text` as a note until `limit` reads in a row have failed before its deadline; then
+// `give_up` is set and `text` is the Error message (without the provider's name).
+struct FailedRead {
+  bool give_up = false;
+  std::string text;
+};
+// Counts the failure in `*read_errors`.
+FailedRead CountFailedRead(int64_t* read_errors, int64_t limit, bool out_of_time,
+                           std::string_view why);
+
 // The metric's provider configuration as JSON ({} when empty); InvalidArgument
 // "<provider>: configuration is not JSON" otherwise.
 StatusOr<nlohmann::json> ProviderConfigJson(const MetricRef& metric, std::string_view provider);

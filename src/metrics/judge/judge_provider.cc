@@ -106,7 +106,7 @@ std::string EncodeState(const SavedState& s) {
               {"stable", {s.base.stable.requests, s.base.stable.bad}},
               {"canaryBuckets", BucketCounts(s.base.canary_buckets)},
               {"stableBuckets", BucketCounts(s.base.stable_buckets)}}},
-            {"judge", json::parse(s.judge_json)},
+            {"judge", s.judge_json},  // SequentialJudge::ToJson text, kept as it is
             {"readErrors", s.read_errors},
             {"resets", s.resets}};
   return j.dump();
@@ -119,7 +119,8 @@ StatusOr<SavedState> DecodeState(const std::string& text) {
                                      " is not a judge state: " + BodyExcerpt(text, 120)));
   };
   if (!j.is_object() || !j.contains("base") || !j["base"].is_object() || !j.contains("judge") ||
-      !j.contains("readErrors") || !j["readErrors"].is_number_integer()) {
+      !j["judge"].is_string() || !j.contains("readErrors") ||
+      !j["readErrors"].is_number_integer()) {
     return bad();
   }
   SavedState s;
@@ -146,7 +147,7 @@ StatusOr<SavedState> DecodeState(const std::string& text) {
       !buckets("stableBuckets", &s.base.stable_buckets)) {
     return bad();
   }
-  s.judge_json = j["judge"].dump();
+  s.judge_json = j["judge"].get<std::string>();
   s.read_errors = j["readErrors"].get<int64_t>();
   s.resets = j.value("resets", int64_t{0});
   return s;
@@ -251,15 +252,14 @@ class JudgeProvider final : public WatchingProvider {
     auto redact = [&](std::string text) { return Redact(std::move(text), ctx.secrets); };
     std::string note;
     if (!r) {
-      ++state.read_errors;
-      const std::string why = r.error().message();
-      if (elapsed < config.max_duration_seconds && state.read_errors >= config.read_error_limit) {
-        return MeasurementUpdate::Error(
-            std::move(m), redact(fmt::format("{}: {} reads failed in a row; the last: {}", name_,
-                                             state.read_errors, why)));
+      const bool out_of_time = elapsed >= config.max_duration_seconds;
+      FailedRead failed = CountFailedRead(&state.read_errors, config.read_error_limit, out_of_time,
+                                          r.error().message());
+      if (failed.give_up) {
+        return MeasurementUpdate::Error(std::move(m),
+                                        redact(fmt::format("{}: {}", name_, failed.text)));
       }
-      note = fmt::format(" (the last read failed: {}; {} of {} allowed in a row)", why,
-                         state.read_errors, config.read_error_limit);
+      note = std::move(failed.text);
     } else {
       state.read_errors = 0;
       ArmCounts canary{r->canary.requests - state.base.canary.requests,

@@ -406,15 +406,10 @@ class SloProvider final : public WatchingProvider {
     auto redact = [&](std::string text) { return Redact(std::move(text), ctx.secrets); };
     std::string note;
     if (!r) {
-      ++state.read_errors;
-      const std::string why = r.error().message();
-      if (!out_of_time && state.read_errors >= c.read_error_limit) {
-        return ErrorUpdate(
-            std::move(m),
-            fmt::format("{} reads failed in a row; the last: {}", state.read_errors, why), ctx);
-      }
-      note = fmt::format(" (the last read failed: {}; {} of {} allowed in a row)", why,
-                         state.read_errors, c.read_error_limit);
+      FailedRead failed =
+          CountFailedRead(&state.read_errors, c.read_error_limit, out_of_time, r.error().message());
+      if (failed.give_up) return ErrorUpdate(std::move(m), failed.text, ctx);
+      note = std::move(failed.text);
     } else {
       state.read_errors = 0;
       Counts now = *r;

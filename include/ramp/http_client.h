@@ -53,6 +53,14 @@ struct HttpRequest {
   bool insecure_skip_verify = false;
   // PEM file of CA certificates to trust instead of the system's; empty = system store.
   std::string ca_file;
+  // PEM text of CA certificates to trust (kubeconfig certificate-authority-data); with ca_file
+  // both are trusted; either replaces the system store.
+  std::string ca_pem;
+  // Mutual TLS: a PEM certificate (chain) and its PEM private key presented to the server
+  // (kubeconfig client-certificate-data / client-key-data). Both or neither; kInvalidArgument for
+  // PEM that does not parse or a key that does not match the certificate.
+  std::string client_cert_pem;
+  std::string client_key_pem;
   size_t max_response_bytes = size_t{64} << 20;  // 64 MiB
 };
 
@@ -64,12 +72,34 @@ struct HttpResponse {
 
 using HttpCallback = std::function<void(StatusOr<HttpResponse>)>;
 
+// How HttpClient::Stream delivers a response as it arrives.
+struct HttpStreamHandlers {
+  // Once, with the status code and headers (body empty), before any data.
+  std::function<void(const HttpResponse& head)> on_head;
+  // Each piece of the body in order as it arrives (chunked framing removed; piece boundaries are
+  // arbitrary: a line may be split across pieces).
+  std::function<void(std::string_view data)> on_data;
+};
+
 class HttpClient {
  public:
   virtual ~HttpClient() = default;
 
   // Sends `request` and reports the response or why there is none.
   virtual void Send(HttpRequest request, HttpCallback done) = 0;
+
+  // Sends `request` and delivers its response while it arrives: long-lived responses such as
+  // Kubernetes watches. `request.timeout` bounds the whole stream (head and body);
+  // max_response_bytes does not apply. `done` runs once after the last handler call: OK when the
+  // body ended, otherwise the errors of Send (kDeadlineExceeded when the timeout cut the stream,
+  // kUnavailable when the connection broke mid-body, kCancelled when the client shut down).
+  // Handlers and `done` run on the client's thread and must not block. Dropping the returned
+  // handle cancels the stream and closes its connection under the Subscription rule of
+  // ramp/common.h: once its destructor returns neither the handlers nor `done` run again (it may
+  // be dropped from inside a handler). The default implementation (for fakes) buffers: it calls
+  // Send and delivers the whole body as one piece.
+  virtual std::unique_ptr<Subscription> Stream(HttpRequest request, HttpStreamHandlers handlers,
+                                               StatusCallback done);
 };
 
 struct HttpClientOptions {
@@ -78,7 +108,8 @@ struct HttpClientOptions {
 };
 
 // The real client (src/net): HTTP/1.1 over TCP, HTTPS with OpenSSL (SNI, verification against the
-// system store or the request's ca_file, host-name verification). One connection per request.
+// system store or the request's ca_file/ca_pem, host-name verification, client certificates).
+// One connection per request.
 // It owns one event-loop thread. Destroying it completes every request still in flight with
 // kCancelled and joins that thread; no callback runs after the destructor returns. It must not be
 // destroyed from inside one of its callbacks.

@@ -1,6 +1,7 @@
 // Out-of-line helpers of the interface headers in include/ramp/: enum spellings and small value
 // computations. Interfaces themselves have no code.
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <string>
 #include <string_view>
@@ -209,6 +210,36 @@ const std::string* FindHeader(const HttpHeaders& headers, std::string_view name)
     }
   }
   return nullptr;
+}
+
+namespace {
+
+// The handle of a buffered stream: dropping it makes the pending callback a no-op.
+class BufferedStream : public Subscription {
+ public:
+  explicit BufferedStream(std::shared_ptr<std::atomic<bool>> live) : live_(std::move(live)) {}
+  ~BufferedStream() override { live_->store(false); }
+
+ private:
+  std::shared_ptr<std::atomic<bool>> live_;
+};
+
+}  // namespace
+
+std::unique_ptr<Subscription> HttpClient::Stream(HttpRequest request, HttpStreamHandlers handlers,
+                                                 StatusCallback done) {
+  auto live = std::make_shared<std::atomic<bool>>(true);
+  auto handle = std::make_unique<BufferedStream>(live);
+  Send(std::move(request),
+       [live, handlers = std::move(handlers), done = std::move(done)](StatusOr<HttpResponse> r) {
+         if (!live->load()) return;
+         if (!r) return done(r.error());
+         HttpResponse head{r->status, r->headers, ""};
+         if (handlers.on_head) handlers.on_head(head);
+         if (live->load() && handlers.on_data && !r->body.empty()) handlers.on_data(r->body);
+         if (live->load()) done(OkStatus());
+       });
+  return handle;
 }
 
 }  // namespace ramp

@@ -1,6 +1,7 @@
 # ramp_test(NAME name LABEL label SOURCES a.cc b.cc LIBS lib... [TIMEOUT s])
 # Builds one GoogleTest binary and registers its tests with CTest under one label
-# (unit, conformance, integration, fuzz-seeds) so a slice can be run with `ctest -L label`.
+# (unit, conformance, integration, fuzz-seeds, kube) so a slice can be run with `ctest -L label`;
+# kube tests are also named "kube.<Suite>.<Test>".
 if(RAMP_BUILD_TESTS AND BUILD_TESTING)
   find_package(GTest REQUIRED)
   include(GoogleTest)
@@ -19,7 +20,13 @@ function(ramp_test)
   target_compile_definitions(${T_NAME} PRIVATE
     RAMP_SOURCE_DIR="${CMAKE_SOURCE_DIR}" RAMP_SHARED_DIR="${RAMP_SHARED_DIR}"
     RAMP_BINARY_DIR="${CMAKE_BINARY_DIR}")
+  # Kubernetes mode's tests carry "kube" in every CTest name as well as the label.
+  set(prefix "")
+  if(T_LABEL STREQUAL "kube")
+    set(prefix "kube.")
+  endif()
   gtest_discover_tests(${T_NAME}
+    TEST_PREFIX "${prefix}"
     WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}
     PROPERTIES LABELS ${T_LABEL} TIMEOUT ${T_TIMEOUT}
     DISCOVERY_TIMEOUT 60)

@@ -19,18 +19,24 @@
 #include "cli/commands.h"
 #include "daemon/api.h"
 #include "daemon/daemon.h"
+#include "daemon/kube_sync.h"
 #include "daemon/standalone_runs.h"
 #include "daemon/wiring.h"
 #include "hooks/notification_config.h"
 #include "hooks/notifier.h"
 #include "hooks/webhook.h"
+#include "kube/kube_client.h"
+#include "kube/kube_config.h"
 #include "metrics/register.h"
 #include "net/event_loop.h"
+#include "platform/kubernetes/kube_platform.h"
 #include "platform/process/process_platform.h"
 #include "platform/static/static_platform.h"
 #include "ramp/http_client.h"
 #include "secrets/secret_source.h"
+#include "store/kubernetes/kube_store.h"
 #include "store/sqlite/sqlite_store.h"
+#include "traffic/kube_services/service_router.h"
 
 namespace ramp::cli {
 namespace {
@@ -47,6 +53,12 @@ struct ServeFlags {
   std::string proxy_token_file;
   std::string notifications;         // Argo's notifications ConfigMap (docs/notifications.md)
   std::string notifications_secret;  // its Secret
+  // Kubernetes mode (--platform kubernetes).
+  std::string kubeconfig;
+  std::string context;
+  std::string namespace_;  // "" = every namespace
+  double qps = 40;
+  int burst = 80;
   int threads = 2;
   double resync_seconds = 1;
   int port_min = 20000;
@@ -103,11 +115,12 @@ int RunServe(const ServeFlags& f) {
     std::cerr << "ramp serve: --state DIR is required (or set RAMP_STATE)\n";
     return 2;
   }
-  if (f.platform != "process" && f.platform != "static") {
+  if (f.platform != "process" && f.platform != "static" && f.platform != "kubernetes") {
     std::cerr << "ramp serve: --platform " << f.platform
-              << ": expected process or static (kubernetes is not supported yet)\n";
+              << ": expected process, static or kubernetes\n";
     return 2;
   }
+  const bool kube_mode = f.platform == "kubernetes";
   ::mkdir(f.state_dir.c_str(), 0700);
 
   // Block the stop signals before any thread starts, then wait for one of them below.
@@ -118,11 +131,69 @@ int RunServe(const ServeFlags& f) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
   auto clock = NewSystemClock();
-  auto store = store::NewSqliteStateStore(f.state_dir);
-  if (!store) {
-    std::cerr << "ramp serve: state store: " << store.error().message() << "\n";
-    return 1;
+  auto http = NewHttpClient();
+  auto loop = net::EventLoop::Start(f.threads);
+  // Kubernetes mode: the API server is the store, ReplicaSets the platform, Services the switch.
+  std::unique_ptr<kube::KubeClient> kube_client;
+  std::unique_ptr<store::KubeStateStore> kube_store;
+  std::unique_ptr<Platform> kube_platform;
+  if (kube_mode) {
+    auto config = kube::ResolveKubeConfig(f.kubeconfig, f.context);
+    if (!config) {
+      std::cerr << "ramp serve: Kubernetes: " << config.error().message() << "\n";
+      return 1;
+    }
+    kube::KubeClientOptions ko;
+    ko.config = *config;
+    ko.http = http.get();
+    ko.timers = loop.get();
+    ko.clock = clock.get();
+    ko.qps = f.qps;
+    ko.burst = f.burst;
+    char host[256] = {0};
+    ::gethostname(host, sizeof host - 1);
+    ko.instance = host;
+    auto client = kube::KubeClient::New(std::move(ko));
+    if (!client) {
+      std::cerr << "ramp serve: Kubernetes: " << client.error().message() << "\n";
+      return 1;
+    }
+    kube_client = std::move(*client);
+    store::KubeStoreOptions so;
+    so.client = kube_client.get();
+    so.timers = loop.get();
+    so.clock = clock.get();
+    so.namespace_ = f.namespace_;
+    auto made_store = store::NewKubeStateStore(so);
+    if (!made_store) {
+      std::cerr << "ramp serve: state store: " << made_store.error().message() << "\n";
+      return 1;
+    }
+    kube_store = std::move(*made_store);
+    platform::KubePlatformOptions kp;
+    kp.client = kube_client.get();
+    kp.timers = loop.get();
+    kp.clock = clock.get();
+    kp.namespace_ = f.namespace_;
+    auto made_platform = platform::NewKubePlatform(kp);
+    if (!made_platform) {
+      std::cerr << "ramp serve: platform: " << made_platform.error().message() << "\n";
+      return 1;
+    }
+    kube_platform = std::move(*made_platform);
+    LogLine("", fmt::format("Kubernetes: API server {} (context {}), namespace {}", config->server,
+                            config->context, f.namespace_.empty() ? "(all)" : f.namespace_));
   }
+  std::unique_ptr<StateStore> sqlite_store;
+  if (!kube_mode) {
+    auto made = store::NewSqliteStateStore(f.state_dir);
+    if (!made) {
+      std::cerr << "ramp serve: state store: " << made.error().message() << "\n";
+      return 1;
+    }
+    sqlite_store = std::move(*made);
+  }
+  StateStore* state_store = kube_mode ? kube_store.get() : sqlite_store.get();
   auto tokens = daemon::LoadOrCreateTokens(f.state_dir + "/tokens");
   if (!tokens) {
     std::cerr << "ramp serve: " << tokens.error().message() << "\n";
@@ -144,7 +215,6 @@ int RunServe(const ServeFlags& f) {
     return 1;
   }
 
-  auto http = NewHttpClient();
   daemon::WiringOptions wiring;
   wiring.http = http.get();
   wiring.clock = clock.get();
@@ -155,6 +225,18 @@ int RunServe(const ServeFlags& f) {
   if (!registries) {
     std::cerr << "ramp serve: " << registries.error().message() << "\n";
     return 1;
+  }
+  if (kube_mode) {
+    Status registered =
+        (*registries)
+            ->routers.Register(kube_services::kServiceRouterName,
+                               [c = kube_client.get()](const RouterContext& context) {
+                                 return kube_services::NewServiceRouter(c, context);
+                               });
+    if (!registered.ok()) {
+      std::cerr << "ramp serve: " << registered.message() << "\n";
+      return 1;
+    }
   }
 
   std::shared_ptr<const hooks::NotificationConfig> notification_config;
@@ -167,7 +249,6 @@ int RunServe(const ServeFlags& f) {
     notification_config = *loaded;
   }
 
-  auto loop = net::EventLoop::Start(f.threads);
   std::unique_ptr<hooks::Notifier> notifier;
   if (notification_config) {
     hooks::NotifierOptions no;
@@ -195,7 +276,7 @@ int RunServe(const ServeFlags& f) {
   daemon::DaemonOptions options;
   options.loop = loop.get();
   options.clock = clock.get();
-  options.store = store->get();
+  options.store = state_store;
   // Instances that other tooling runs (ramp.dev/platform: static, or every rollout with
   // --platform static): ramp only probes and routes to them.
   platform::StaticPlatformOptions so;
@@ -205,7 +286,11 @@ int RunServe(const ServeFlags& f) {
     std::cerr << "ramp serve: static platform: " << static_platform.error().message() << "\n";
     return 1;
   }
-  if (f.platform == "static") {
+  if (kube_mode) {
+    options.platform = kube_platform.get();
+    options.external_generation = true;
+    options.default_router = kube_services::kServiceRouterName;
+  } else if (f.platform == "static") {
     options.platform = static_platform->get();
     options.platforms["process"] = platform->get();
   } else {
@@ -230,9 +315,23 @@ int RunServe(const ServeFlags& f) {
     return 1;
   }
 
+  std::unique_ptr<daemon::KubeSync> sync;
+  if (kube_mode) {
+    daemon::KubeSyncOptions ko;
+    ko.daemon = d->get();
+    ko.store = kube_store.get();
+    ko.log = LogLine;
+    auto started = daemon::KubeSync::Start(std::move(ko));
+    if (!started) {
+      std::cerr << "ramp serve: Kubernetes sync: " << started.error().message() << "\n";
+      return 1;
+    }
+    sync = std::move(*started);
+  }
+
   // AnalysisRuns created on their own (`ramp create analysisrun --from`).
   daemon::StandaloneRunsOptions ro;
-  ro.store = store->get();
+  ro.store = state_store;
   ro.providers = &(*registries)->providers;
   ro.clock = clock.get();
   ro.secrets = secrets;
@@ -278,6 +377,7 @@ int RunServe(const ServeFlags& f) {
   sigwait(&set, &sig);
   LogLine("", fmt::format("signal {}: stopping (instances and the proxy keep running)", sig));
   (*api)->Stop();
+  sync.reset();
   (*runs)->Shutdown();
   (*d)->Shutdown();
   d->reset();
@@ -296,7 +396,18 @@ void RegisterServe(CLI::App* app) {
   cmd->add_option("--listen", flags->listen, "API address (loopback by default)")
       ->capture_default_str();
   cmd->add_option("--platform", flags->platform,
-                  "Where instances of rollouts without ramp.dev/platform run: process or static")
+                  "Where instances of rollouts without ramp.dev/platform run: process, static, or "
+                  "kubernetes (Kubernetes mode: docs/kubernetes.md)")
+      ->capture_default_str();
+  cmd->add_option("--kubeconfig", flags->kubeconfig,
+                  "Kubernetes mode: kubeconfig file(s) (default: KUBECONFIG, in-cluster, "
+                  "~/.kube/config)");
+  cmd->add_option("--context", flags->context, "Kubernetes mode: kubeconfig context");
+  cmd->add_option("--namespace", flags->namespace_,
+                  "Kubernetes mode: watch only this namespace (default: every namespace)");
+  cmd->add_option("--qps", flags->qps, "Kubernetes mode: API requests per second")
+      ->capture_default_str();
+  cmd->add_option("--burst", flags->burst, "Kubernetes mode: API request burst")
       ->capture_default_str();
   cmd->add_option("--tls-cert", flags->tls_cert, "PEM certificate: serve the API over HTTPS");
   cmd->add_option("--tls-key", flags->tls_key, "PEM private key of --tls-cert");

@@ -194,7 +194,7 @@ class DaemonImpl : public Daemon, public std::enable_shared_from_this<DaemonImpl
               RefOf(doc).Key(), it->second.platform->Type(), (*platform)->Type()))));
         }
       }
-      auto router = RouterFor(*one.rollouts[0].object);
+      auto router = ChooseRouter(*one.rollouts[0].object);
       if (!router) return done(Fail(router.error()));
       if (*router && !options_.routers->Contains((*router)->first)) {
         return done(Fail(InvalidArgumentError(
@@ -331,7 +331,8 @@ class DaemonImpl : public Daemon, public std::enable_shared_from_this<DaemonImpl
     }
     options_.store->Delete(kind, ref, kAnyVersion,
                            [self = shared_from_this(), key, done = std::move(done)](Status s) {
-                             if (!s.ok()) return done(s);
+                             // Already gone from the store (deleted in the cluster) is gone.
+                             if (!s.ok() && s.code() != StatusCode::kNotFound) return done(s);
                              {
                                std::lock_guard<std::mutex> lock(self->mu_);
                                self->template_docs_.erase(key);
@@ -503,7 +504,7 @@ class DaemonImpl : public Daemon, public std::enable_shared_from_this<DaemonImpl
               "rollout {} is being deleted; apply it again when it is gone", ref.Key()))));
         }
         existing = it->second.controller;
-        auto chosen = RouterFor(rollout);
+        auto chosen = ChooseRouter(rollout);
         const std::string name = *chosen ? (*chosen)->first : "";
         const json config = *chosen ? json::parse((*chosen)->second.config_json) : json();
         if (name != it->second.router_name || config != it->second.router_config) {
@@ -525,8 +526,10 @@ class DaemonImpl : public Daemon, public std::enable_shared_from_this<DaemonImpl
           });
       return;
     }
-    doc["metadata"]["generation"] = 1;
-    rollout.metadata.generation = 1;
+    if (!options_.external_generation || !rollout.metadata.generation) {
+      doc["metadata"]["generation"] = 1;
+      rollout.metadata.generation = 1;
+    }
     StoredObject object;
     object.kind = std::string(kKindRollout);
     object.ref = ref;
@@ -564,8 +567,27 @@ class DaemonImpl : public Daemon, public std::enable_shared_from_this<DaemonImpl
     return p->second;
   }
 
-  StatusOr<std::unique_ptr<TrafficRouter>> MakeRouter(const spec::Rollout& rollout) {
+  // RouterFor, or the daemon's default router with every Service the strategy names.
+  StatusOr<std::optional<std::pair<std::string, RouterContext>>> ChooseRouter(
+      const spec::Rollout& rollout) const {
     auto chosen = RouterFor(rollout);
+    if (!chosen || *chosen || options_.default_router.empty()) return chosen;
+    RouterContext context;
+    context.rollout = ObjectRef{rollout.metadata.namespace_, rollout.metadata.name};
+    if (const auto& c = rollout.spec.canary) {
+      context.stable_service = c->stable_service;
+      context.canary_service = c->canary_service;
+    }
+    if (const auto& b = rollout.spec.blue_green) {
+      context.active_service = b->active_service;
+      context.preview_service = b->preview_service;
+    }
+    return std::optional<std::pair<std::string, RouterContext>>(
+        std::make_pair(options_.default_router, std::move(context)));
+  }
+
+  StatusOr<std::unique_ptr<TrafficRouter>> MakeRouter(const spec::Rollout& rollout) {
+    auto chosen = ChooseRouter(rollout);
     if (!chosen) return Fail(chosen.error());
     if (!*chosen) return std::unique_ptr<TrafficRouter>();
     return options_.routers->Create((*chosen)->first, (*chosen)->second);
@@ -579,7 +601,7 @@ class DaemonImpl : public Daemon, public std::enable_shared_from_this<DaemonImpl
     if (!router) return router.error();
     Entry entry;
     entry.strand = options_.loop->NewStrand();
-    auto chosen = RouterFor(rollout);
+    auto chosen = ChooseRouter(rollout);
     if (chosen && *chosen) {
       entry.router_name = (*chosen)->first;
       entry.router_config = json::parse((*chosen)->second.config_json, nullptr, false);
@@ -610,6 +632,7 @@ class DaemonImpl : public Daemon, public std::enable_shared_from_this<DaemonImpl
       return std::atomic_load(&self->webhooks_);
     };
     deps.instance_id = options_.instance_id;
+    deps.external_generation = options_.external_generation;
     deps.resync = options_.resync;
     deps.on_cycle = options_.on_cycle;
     const std::string key = ref.Key();

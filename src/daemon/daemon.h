@@ -62,6 +62,12 @@ struct DaemonOptions {
   Hook* hooks = nullptr;
   analysis::SecretLookup secrets;
   std::string instance_id;
+  // Kubernetes mode: the API server owns metadata.generation, so an applied Rollout keeps the
+  // generation its document carries instead of ramp counting spec changes itself.
+  bool external_generation = false;
+  // The router of rollouts that name none (Kubernetes mode: "kubernetes/services", the Service
+  // selector switch); empty = none.
+  std::string default_router;
   Duration resync = std::chrono::seconds(1);
   // One log line; `rollout` is "namespace/name" or empty for the daemon itself.
   std::function<void(std::string_view rollout, std::string_view line)> log;

@@ -96,7 +96,9 @@ class ControllerImpl : public RolloutController,
       const bool spec_changed =
           manifest.value("spec", json::object()) != self->manifest_.value("spec", json::object());
       const int64_t generation = self->rollout_.metadata.generation.value_or(1);
-      rollout.metadata.generation = spec_changed ? generation + 1 : generation;
+      if (!self->deps_.external_generation || !rollout.metadata.generation) {
+        rollout.metadata.generation = spec_changed ? generation + 1 : generation;
+      }
       manifest["metadata"]["generation"] = *rollout.metadata.generation;
       StoredObject object;
       object.kind = std::string(kKindRollout);

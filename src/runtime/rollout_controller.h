@@ -68,6 +68,8 @@ struct RolloutControllerDeps {
   // (spec::AttachedWebhooksFor). Null: no hooks but the rollout's own ramp/webhook steps.
   std::function<std::shared_ptr<const std::vector<spec::RolloutWebhooks>>()> webhooks;
   std::string instance_id;
+  // The API server owns metadata.generation (Kubernetes mode): Update keeps the document's.
+  bool external_generation = false;
   // Re-read the platform this often while waiting (instances do not push readiness changes).
   Duration resync = std::chrono::seconds(1);
   // One log line about this rollout ("<namespace>/<name>: …" is the caller's prefix).

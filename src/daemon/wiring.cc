@@ -29,7 +29,18 @@ StatusOr<std::unique_ptr<Registries>> BuildRegistries(const WiringOptions& optio
   auto r = std::make_unique<Registries>();
   RETURN_IF_ERROR(
       metrics::RegisterHttpMetricProviders(r->providers, options.http, options.secrets));
-  RETURN_IF_ERROR(metrics::RegisterJobMetricProvider(r->providers, options.clock, options.secrets));
+  if (options.kube != nullptr) {
+    metrics::KubeJobProviderOptions job;
+    job.client = options.kube;
+    job.run_uid = options.analysis_run_uid;
+    job.job_namespace = !options.analysis_job_namespace.empty()
+                            ? options.analysis_job_namespace
+                            : metrics::AnalysisJobNamespaceFromEnv();
+    RETURN_IF_ERROR(metrics::RegisterKubeJobMetricProvider(r->providers, std::move(job)));
+  } else {
+    RETURN_IF_ERROR(
+        metrics::RegisterJobMetricProvider(r->providers, options.clock, options.secrets));
+  }
 
   metrics::BuiltinProviderOptions builtin;
   if (!options.proxy_admin.empty()) builtin.admin_url = "http://" + options.proxy_admin;

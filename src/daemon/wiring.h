@@ -5,6 +5,7 @@
 // and safe to share (see ramp/registry.h).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -16,6 +17,10 @@
 #include "ramp/registry.h"
 #include "ramp/status.h"
 
+namespace ramp::kube {
+class KubeClient;
+}  // namespace ramp::kube
+
 namespace ramp::daemon {
 
 struct WiringOptions {
@@ -26,6 +31,15 @@ struct WiringOptions {
   // their configuration names none: "127.0.0.1:PORT" and its token file (may be empty).
   std::string proxy_admin;
   std::string proxy_token_file;
+  // Kubernetes mode: when set, "job" measurements are batch/v1 Jobs created through this client
+  // (metrics::NewKubeJobProvider) instead of local processes. Must outlive the registries'
+  // products.
+  kube::KubeClient* kube = nullptr;
+  // With `kube`: the namespace every analysis Job goes to; empty = the value of
+  // $ARGO_ROLLOUTS_ANALYSIS_JOB_NAMESPACE, and when that is unset too, each AnalysisRun's own.
+  std::string analysis_job_namespace;
+  // With `kube`: the uid the API server gave an AnalysisRun (the kubernetes store's ClusterUid).
+  std::function<std::string(const ObjectRef&)> analysis_run_uid;
 };
 
 struct Registries {
@@ -34,7 +48,8 @@ struct Registries {
 };
 
 // Registers every metric provider (prometheus, web, datadog, newrelic, cloudwatch, graphite,
-// wavefront, influxdb, job, ramp/builtin) and router (ramp/proxy, ramp/haproxy, ramp/nginx).
+// wavefront, influxdb, job — a Kubernetes Job when options.kube is set, else a local process —,
+// ramp/builtin) and router (ramp/proxy, ramp/haproxy, ramp/nginx).
 // kInvalidArgument for missing options; kFailedPrecondition when proxy_token_file cannot be read.
 StatusOr<std::unique_ptr<Registries>> BuildRegistries(const WiringOptions& options);
 

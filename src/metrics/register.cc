@@ -7,6 +7,7 @@
 #include "metrics/graphite/graphite_provider.h"
 #include "metrics/influxdb/influxdb_provider.h"
 #include "metrics/job/job_provider.h"
+#include "metrics/job/kube_job_provider.h"
 #include "metrics/newrelic/newrelic_provider.h"
 #include "metrics/prometheus/prometheus_provider.h"
 #include "metrics/wavefront/wavefront_provider.h"
@@ -59,6 +60,15 @@ Status RegisterJobMetricProvider(Registry<MetricProvider>& registry, const Clock
     options.secrets = secrets;
     return NewJobProvider(clock, std::move(options));
   });
+}
+
+Status RegisterKubeJobMetricProvider(Registry<MetricProvider>& registry,
+                                     KubeJobProviderOptions options) {
+  if (options.client == nullptr) {
+    return InvalidArgumentError(
+        "RegisterKubeJobMetricProvider: a Kubernetes API client is required");
+  }
+  return registry.Register("job", [options]() { return NewKubeJobProvider(options); });
 }
 
 }  // namespace ramp::metrics

@@ -1,5 +1,6 @@
-// Registration of the HTTP-based metric providers in a Registry<MetricProvider>: what main (the
-// daemon, `ramp simulate` against real backends) calls at start-up.
+// Registration of the HTTP-based metric providers and the job provider (a local process, or a
+// Kubernetes Job in Kubernetes mode) in a Registry<MetricProvider>: what main (the daemon,
+// `ramp simulate` against real backends) calls at start-up.
 //
 // Thread-safety: call during start-up, before other threads use the registry (see registry.h).
 #pragma once
@@ -8,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "metrics/job/kube_job_provider.h"
 #include "ramp/clock.h"
 #include "ramp/http_client.h"
 #include "ramp/metric_provider.h"
@@ -33,5 +35,11 @@ Status RegisterHttpMetricProviders(Registry<MetricProvider>& registry, HttpClien
 // provider the registry creates; `secrets` resolves env[].valueFrom.secretKeyRef.
 Status RegisterJobMetricProvider(Registry<MetricProvider>& registry, const Clock* clock,
                                  ProviderSecretLookup secrets = nullptr);
+
+// Registers "job" in Kubernetes mode instead: each measurement a batch/v1 Job created through
+// `options.client` (src/metrics/job/kube_job_provider.h), which must outlive every provider the
+// registry creates. kInvalidArgument without a client.
+Status RegisterKubeJobMetricProvider(Registry<MetricProvider>& registry,
+                                     KubeJobProviderOptions options);
 
 }  // namespace ramp::metrics

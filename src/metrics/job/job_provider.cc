@@ -23,14 +23,13 @@
 #include <nlohmann/json.hpp>
 
 #include "common/subprocess.h"
+#include "metrics/job/job_config.h"
 
 namespace ramp::metrics {
 namespace {
 
 using json = nlohmann::json;
 
-constexpr std::string_view kJobNameKey = "job-name";
-constexpr std::string_view kJobNamespaceKey = "job-namespace";
 constexpr int kPollMillis = 50;
 
 enum class StopReason { kNone, kTerminate, kShutdown };
@@ -115,8 +114,7 @@ class JobProvider final : public MetricProvider {
     ReapFinished();
     Measurement m;
     m.started_at = ctx.now;
-    std::string job_name =
-        ctx.run_uid + "." + metric.name + "." + std::to_string(ctx.measurement_number);
+    std::string job_name = ArgoJobName(ctx.run_uid, metric.name, ctx.measurement_number);
     m.metadata[std::string(kJobNameKey)] = job_name;
     if (!ctx.run.namespace_.empty()) m.metadata[std::string(kJobNamespaceKey)] = ctx.run.namespace_;
 
@@ -259,12 +257,8 @@ class JobProvider final : public MetricProvider {
  private:
   Status Plan(const RunContext& ctx, const MetricRef& metric, const std::string& job_name,
               JobPlan* plan) const {
-    json cfg = json::parse(metric.provider_config_json, nullptr, false);
-    if (cfg.is_discarded() || !cfg.is_object()) {
-      return InvalidArgumentError("job provider configuration is not a JSON object");
-    }
-    const json* spec = cfg.contains("spec") ? &cfg["spec"] : nullptr;
-    if (spec == nullptr || !spec->is_object()) return InvalidArgumentError("job has no spec");
+    ASSIGN_OR_RETURN(JobConfig cfg, ParseJobConfig(metric.provider_config_json));
+    const json* spec = &cfg.spec;
     if (auto it = spec->find("activeDeadlineSeconds"); it != spec->end() && !it->is_null()) {
       if (!it->is_number_integer() || it->get<int64_t>() <= 0) {
         return InvalidArgumentError("job spec.activeDeadlineSeconds must be a positive integer");

@@ -1,8 +1,12 @@
 // The rollout verbs, with `kubectl argo rollouts`' meanings, against a running `ramp serve`:
 // apply, get, list, promote, abort, retry, pause, resume, restart, undo, set image, status,
-// delete. docs/cli.md.
+// delete. docs/cli.md. In Kubernetes mode (--kubeconfig, --context or RAMP_KUBE=1) get, list,
+// status and the action verbs work on Rollout objects in the API server instead, writing the
+// patches `kubectl argo rollouts` writes (cli/kube_actions.h).
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -16,6 +20,7 @@
 
 #include "cli/api_client.h"
 #include "cli/commands.h"
+#include "cli/kube_actions.h"
 #include "cli/rollout_view.h"
 
 namespace ramp::cli {
@@ -26,15 +31,38 @@ using nlohmann::json;
 struct Common {
   ConnectionFlags connection;
   std::string namespace_ = "default";
+  CLI::Option* namespace_option = nullptr;
   std::string output;  // "", "json", "yaml"
+  // Kubernetes mode (verbs that have it).
+  bool kube_capable = false;
+  std::string kubeconfig;
+  std::string context;
 };
 
-void AddCommon(CLI::App* cmd, Common* c, bool output = false) {
+// Whether the verb acts on the cluster: --kubeconfig or --context given, or RAMP_KUBE=1.
+bool KubeMode(const Common& c) {
+  if (!c.kube_capable) return false;
+  if (!c.kubeconfig.empty() || !c.context.empty()) return true;
+  const char* env = std::getenv("RAMP_KUBE");
+  return env != nullptr && std::string(env) == "1";
+}
+
+void AddCommon(CLI::App* cmd, Common* c, bool output = false, bool kube = false) {
   AddConnectionFlags(cmd, &c->connection);
-  cmd->add_option("-n,--namespace", c->namespace_, "Namespace")->capture_default_str();
+  c->namespace_option =
+      cmd->add_option(
+             "-n,--namespace", c->namespace_,
+             kube ? "Namespace (Kubernetes mode: default the kubeconfig context's)" : "Namespace")
+          ->capture_default_str();
   if (output) {
     cmd->add_option("-o,--output", c->output, "Output format: json or yaml")
         ->check(CLI::IsMember({"json", "yaml"}));
+  }
+  if (kube) {
+    c->kube_capable = true;
+    cmd->add_option("--kubeconfig", c->kubeconfig,
+                    "Kubernetes mode: act on the Rollout in this cluster (kubeconfig file)");
+    cmd->add_option("--context", c->context, "Kubernetes mode: the kubeconfig context");
   }
 }
 
@@ -94,6 +122,30 @@ void WithClient(const std::string& verb, const Common& c, F f) {
   ExitCode() = f(**client);
 }
 
+// Kubernetes mode: runs `f` with a client of the cluster and the namespace (-n, else the
+// kubeconfig context's).
+template <typename F>
+void WithKube(const std::string& verb, const Common& c, F f) {
+  KubeCliOptions options;
+  options.kubeconfig = c.kubeconfig;
+  options.context = c.context;
+  auto kube = KubeCli::Connect(options);
+  if (!kube) {
+    ExitCode() = Report(verb, kube.error());
+    return;
+  }
+  const bool given = c.namespace_option != nullptr && c.namespace_option->count() > 0;
+  const std::string ns = given ? c.namespace_ : (*kube)->DefaultNamespace();
+  ExitCode() = f(**kube, ns);
+}
+
+// Prints the line of a Kubernetes-mode verb, or its error.
+int PrintOutcome(const std::string& verb, const StatusOr<std::string>& r) {
+  if (!r) return Report(verb, r.error());
+  std::cout << *r << "\n";
+  return 0;
+}
+
 void RegisterApply(CLI::App* app) {
   auto c = std::make_shared<Common>();
   auto files = std::make_shared<std::vector<std::string>>();
@@ -120,10 +172,10 @@ void RegisterApply(CLI::App* app) {
   });
 }
 
-int GetRollout(ApiClient& client, const Common& c, const std::string& name, bool watch) {
+int GetRollout(const std::function<StatusOr<json>()>& fetch, const Common& c, bool watch) {
   std::string last;
   for (;;) {
-    auto r = client.Call("GET", RolloutPath(c, name));
+    auto r = fetch();
     if (!r) return Report("get rollout", r.error());
     if (!c.output.empty()) {
       Print((*r)["rollout"], c.output);
@@ -151,10 +203,17 @@ void RegisterGet(CLI::App* app) {
     cmd->alias("ro");
     cmd->add_option("NAME", *name, "Rollout name")->required();
     cmd->add_flag("-w,--watch", *watch, "Keep showing the live tree");
-    AddCommon(cmd, c.get(), true);
+    AddCommon(cmd, c.get(), true, true);
     cmd->callback([c, name, watch] {
-      WithClient("get rollout", *c,
-                 [&](ApiClient& client) { return GetRollout(client, *c, *name, *watch); });
+      if (KubeMode(*c)) {
+        WithKube("get rollout", *c, [&](KubeCli& kube, const std::string& ns) {
+          return GetRollout([&] { return kube.RolloutView(ns, *name); }, *c, *watch);
+        });
+        return;
+      }
+      WithClient("get rollout", *c, [&](ApiClient& client) {
+        return GetRollout([&] { return client.Call("GET", RolloutPath(*c, *name)); }, *c, *watch);
+      });
     });
   }
   {
@@ -195,14 +254,13 @@ void RegisterList(CLI::App* app) {
   cmd->add_flag("-A,--all-namespaces", *all, "Every namespace");
   cmd->add_flag("-w,--watch", *watch, "Keep listing as they change");
   cmd->add_option("--name", *name, "Only this rollout");
-  AddCommon(cmd, c.get());
+  AddCommon(cmd, c.get(), false, true);
   cmd->callback([c, all, watch, name] {
-    WithClient("list rollouts", *c, [&](ApiClient& client) {
+    // Lists {"items": [{"rollout": …}, …]} again and again while -w.
+    auto list = [c, all, watch, name](const std::function<StatusOr<json>()>& fetch) {
       std::string last;
       for (;;) {
-        auto r = client.Call(
-            "GET",
-            "/v1/rollouts" + (*all ? std::string() : "?namespace=" + PathSegment(c->namespace_)));
+        auto r = fetch();
         if (!r) return Report("list rollouts", r.error());
         json items = json::array();
         for (const json& v : (*r)["items"]) {
@@ -219,27 +277,104 @@ void RegisterList(CLI::App* app) {
         if (!*watch) return 0;
         std::this_thread::sleep_for(std::chrono::seconds(1));
       }
+    };
+    if (KubeMode(*c)) {
+      WithKube("list rollouts", *c, [&](KubeCli& kube, const std::string& ns) {
+        return list([&]() -> StatusOr<json> {
+          auto items = kube.RolloutList(*all ? "" : ns);
+          if (!items) return Fail(items.error());
+          return json{{"items", std::move(*items)}};
+        });
+      });
+      return;
+    }
+    WithClient("list rollouts", *c, [&](ApiClient& client) {
+      return list([&] {
+        return client.Call(
+            "GET",
+            "/v1/rollouts" + (*all ? std::string() : "?namespace=" + PathSegment(c->namespace_)));
+      });
     });
   });
 }
 
 // promote, abort, retry rollout, pause, resume, restart, undo.
+// The verbs in Kubernetes mode: what `kubectl argo rollouts` writes (cli/kube_actions.h).
+int KubeAction(KubeCli& kube, const std::string& ns, const std::string& action,
+               const std::string& name, const PromoteOptions& promote, int64_t to_revision,
+               Duration in, const std::string& in_text) {
+  if (action == "promote") return PrintOutcome(action, kube.Promote(ns, name, promote));
+  if (action == "abort") return PrintOutcome(action, kube.Abort(ns, name));
+  if (action == "retry") return PrintOutcome("retry rollout", kube.RetryRollout(ns, name));
+  if (action == "retry-experiment") {
+    return PrintOutcome("retry experiment", kube.RetryExperiment(ns, name));
+  }
+  if (action == "pause") return PrintOutcome(action, kube.Pause(ns, name));
+  if (action == "resume") return PrintOutcome(action, kube.Resume(ns, name));
+  if (action == "restart") return PrintOutcome(action, kube.Restart(ns, name, in, in_text));
+  if (action == "undo") return PrintOutcome(action, kube.Undo(ns, name, to_revision));
+  return Report(action, InvalidArgumentError("no such verb in Kubernetes mode"));
+}
+
 void RegisterAction(CLI::App* parent, const std::string& verb, const std::string& action,
                     const std::string& help) {
   auto c = std::make_shared<Common>();
   auto name = std::make_shared<std::string>();
-  auto full = std::make_shared<bool>(false);
+  auto promote = std::make_shared<PromoteOptions>();
   auto to_revision = std::make_shared<int64_t>(0);
+  auto in = std::make_shared<std::string>();
   auto* cmd = parent->add_subcommand(verb, help);
-  cmd->add_option("NAME", *name, "Rollout name")->required();
-  if (action == "promote") cmd->add_flag("--full", *full, "Skip every remaining step and analysis");
+  cmd->add_option("NAME", *name, action == "retry-experiment" ? "Experiment name" : "Rollout name")
+      ->required();
+  if (action == "promote") {
+    cmd->add_flag("--full", promote->full, "Skip every remaining step and analysis");
+    cmd->add_flag("-c,--skip-current-step", promote->skip_current_step,
+                  "Deprecated (Kubernetes mode only): skip the current canary step");
+    cmd->add_flag("-a,--skip-all-steps", promote->skip_all_steps,
+                  "Deprecated (Kubernetes mode only): skip the remaining steps");
+  }
   if (action == "undo") cmd->add_option("--to-revision", *to_revision, "Revision to go back to");
-  AddCommon(cmd, c.get());
-  cmd->callback([c, name, full, to_revision, action] {
+  if (action == "restart") {
+    cmd->add_option("-i,--in", *in, "Restart after this long (e.g. 30s, 5m, 1h)");
+  }
+  AddCommon(cmd, c.get(), false, true);
+  cmd->callback([c, name, promote, to_revision, in, action] {
+    Duration delay(0);
+    if (!in->empty()) {
+      auto parsed = ParseGoDuration(*in);
+      if (!parsed) {
+        ExitCode() = Report(action, parsed.error().WithPrefix("--in"));
+        return;
+      }
+      delay = *parsed;
+    }
+    // As cobra prints for Argo's deprecated flags.
+    if (promote->skip_current_step) {
+      std::cerr << "Flag --skip-current-step has been deprecated, use without the flag instead ex: "
+                   "promote ROLLOUT_NAME\n";
+    }
+    if (promote->skip_all_steps) {
+      std::cerr << "Flag --skip-all-steps has been deprecated, use --full instead\n";
+    }
+    if (KubeMode(*c)) {
+      WithKube(action, *c, [&](KubeCli& kube, const std::string& ns) {
+        return KubeAction(kube, ns, action, *name, *promote, *to_revision, delay, *in);
+      });
+      return;
+    }
+    if (action == "retry-experiment" || promote->skip_current_step || promote->skip_all_steps) {
+      ExitCode() = Report(
+          action, InvalidArgumentError("experiments and the skip flags exist only in Kubernetes "
+                                       "mode (--kubeconfig, --context or RAMP_KUBE=1)"));
+      return;
+    }
     WithClient(action, *c, [&](ApiClient& client) {
-      const std::string chosen = action == "promote" && *full ? "promote-full" : action;
+      const std::string chosen = action == "promote" && promote->full ? "promote-full" : action;
       json body = json::object();
       if (*to_revision > 0) body["toRevision"] = *to_revision;
+      if (!in->empty()) {
+        body["inSeconds"] = std::chrono::duration_cast<std::chrono::seconds>(delay).count();
+      }
       auto r = client.Call("POST", RolloutPath(*c, *name) + "/actions/" + chosen, body.dump());
       if (!r) return Report(action, r.error());
       const std::string message = (*r).value("message", "");
@@ -263,12 +398,19 @@ void RegisterSetImage(CLI::App* app) {
   cmd->add_option("NAME", *name, "Rollout name")->required();
   cmd->add_option("CONTAINER=IMAGE", *assignment, "Container name (* for all) and image")
       ->required();
-  AddCommon(cmd, c.get());
+  AddCommon(cmd, c.get(), false, true);
   cmd->callback([c, name, assignment] {
     const size_t eq = assignment->find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == assignment->size()) {
       std::cerr << "ramp set image: expected CONTAINER=IMAGE, got \"" << *assignment << "\"\n";
       ExitCode() = 2;
+      return;
+    }
+    if (KubeMode(*c)) {
+      WithKube("set image", *c, [&](KubeCli& kube, const std::string& ns) {
+        return PrintOutcome("set image", kube.SetImage(ns, *name, assignment->substr(0, eq),
+                                                       assignment->substr(eq + 1)));
+      });
       return;
     }
     WithClient("set image", *c, [&](ApiClient& client) {
@@ -320,19 +462,21 @@ void RegisterStatus(CLI::App* app) {
   cmd->add_option("-t,--timeout", *timeout, "Give up after this long (0: never)")
       ->capture_default_str();
   cmd->add_flag("-w,--watch,!--no-watch", *watch, "Wait until it finishes (default)");
-  AddCommon(cmd, c.get());
+  AddCommon(cmd, c.get(), false, true);
   cmd->callback([c, name, timeout, watch] {
     auto limit = ParseTimeout(*timeout);
     if (!limit) {
       ExitCode() = Report("status", limit.error());
       return;
     }
-    WithClient("status", *c, [&](ApiClient& client) {
+    // Reads {"rollout": …} again and again until the rollout settles.
+    auto wait = [&](const std::function<StatusOr<json>()>& fetch) {
       const auto start = std::chrono::steady_clock::now();
       std::string last;
       for (;;) {
-        auto r = client.Call("GET", RolloutPath(*c, *name));
+        auto r = fetch();
         if (!r) return Report("status", r.error());
+        if (!(*r)["rollout"]["status"].is_object()) (*r)["rollout"]["status"] = json::object();
         const json& status = (*r)["rollout"]["status"];
         std::string phase = status.value("phase", "Progressing");
         std::string message = status.value("message", "");
@@ -362,6 +506,19 @@ void RegisterStatus(CLI::App* app) {
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(500));
       }
+    };
+    if (KubeMode(*c)) {
+      WithKube("status", *c, [&](KubeCli& kube, const std::string& ns) {
+        return wait([&]() -> StatusOr<json> {
+          auto ro = kube.Get(kube::Rollouts(), ns, *name);
+          if (!ro) return Fail(ro.error());
+          return json{{"rollout", std::move(*ro)}};
+        });
+      });
+      return;
+    }
+    WithClient("status", *c, [&](ApiClient& client) {
+      return wait([&] { return client.Call("GET", RolloutPath(*c, *name)); });
     });
   });
 }
@@ -515,9 +672,13 @@ void RegisterRolloutVerbs(CLI::App* app) {
   RegisterAction(app, "resume", "resume", "Resume a manually paused rollout");
   RegisterAction(app, "restart", "restart", "Restart every instance of a rollout");
   RegisterAction(app, "undo", "undo", "Roll back to the previous (or a given) revision");
-  auto* retry = app->add_subcommand("retry", "Retry an aborted rollout");
+  auto* retry = app->add_subcommand("retry", "Retry an aborted rollout or a failed experiment");
   retry->require_subcommand(1);
   RegisterAction(retry, "rollout", "retry", "Retry an aborted rollout");
+  RegisterAction(retry, "experiment", "retry-experiment",
+                 "Retry an experiment (Kubernetes mode: status cleared)");
+  if (auto* ro = retry->get_subcommand("rollout")) ro->alias("ro")->alias("rollouts");
+  if (auto* exp = retry->get_subcommand("experiment")) exp->alias("exp")->alias("experiments");
   RegisterSetImage(app);
   RegisterStatus(app);
   RegisterDelete(app);

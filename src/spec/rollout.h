@@ -35,6 +35,12 @@ struct PodTemplate {
   bool empty = true;                              // no template given
 };
 
+// Argo's annotation holding the metadata.generation of the workloadRef target the template was
+// resolved from (rollout/templateref.go). A Rollout document carrying a template next to its
+// workloadRef is a resolved one when it has this annotation (daemon/kube_workload.h writes both);
+// it is validated as a Rollout with its own template, as Argo does once TemplateResolvedFromRef.
+inline constexpr char kWorkloadGenerationAnnotation[] = "rollout.argoproj.io/workload-generation";
+
 struct WorkloadRef {
   std::string api_version;
   std::string kind;

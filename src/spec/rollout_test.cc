@@ -1548,6 +1548,20 @@ TEST(RolloutRules, WorkloadRefWithTemplate) {
                   "template must be empty for workload reference rollout");
 }
 
+// A template resolved from the workloadRef (daemon/kube_workload.h) carries the
+// workload-generation annotation and is validated as the Rollout's own (Argo's
+// TemplateResolvedFromRef): accepted, and its labels must match the selector.
+TEST(RolloutRules, WorkloadRefWithResolvedTemplate) {
+  const std::string ref = "workloadRef:\n  apiVersion: apps/v1\n  kind: Deployment\n  name: shop\n";
+  const std::string annotated = Replace(
+      Canary("", ref), "  name: shop\nspec:",
+      "  name: shop\n  annotations:\n    rollout.argoproj.io/workload-generation: \"3\"\nspec:");
+  ExpectClean(Loaded(annotated));
+  Loaded mismatch(Replace(annotated, "        app: shop\n", "        app: other\n"));
+  ExpectOnlyError(mismatch, "13:7", "spec.template.metadata.labels",
+                  "`selector` does not match template `labels`");
+}
+
 TEST(RolloutRules, WorkloadRefFields) {
   std::string head =
       "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: shop\nspec:\n"

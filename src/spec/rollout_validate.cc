@@ -415,7 +415,14 @@ void ValidateRollout(const Rollout& ro, DecodeContext* ctx, const SourceMap& sou
     }
     ValidatePodTemplate(ro, &rep);
   } else {
-    if (!spec.template_.empty) {
+    // A template next to the workloadRef is an error unless it was resolved from the referenced
+    // workload (the workload-generation annotation says so): then it is checked like a Rollout's
+    // own, as Argo's validation does when TemplateResolvedFromRef is set.
+    const bool resolved =
+        ro.metadata.annotations.count(kWorkloadGenerationAnnotation) > 0 && !spec.template_.empty;
+    if (resolved) {
+      ValidatePodTemplate(ro, &rep);
+    } else if (!spec.template_.empty) {
       rep.Error("spec.template", "template must be empty for workload reference rollout");
     }
     const WorkloadRef& w = *spec.workload_ref;

@@ -221,6 +221,13 @@ int RunServe(const ServeFlags& f) {
   wiring.secrets = secrets;
   wiring.proxy_admin = f.proxy_admin;
   wiring.proxy_token_file = f.proxy_token_file;
+  // Kubernetes mode: the job provider runs batch/v1 Jobs in the cluster.
+  wiring.kube = kube_client.get();
+  if (kube_store) {
+    wiring.analysis_run_uid = [s = kube_store.get()](const ObjectRef& run) {
+      return s->ClusterUid(kKindAnalysisRun, run);
+    };
+  }
   auto registries = daemon::BuildRegistries(wiring);
   if (!registries) {
     std::cerr << "ramp serve: " << registries.error().message() << "\n";
@@ -320,6 +327,10 @@ int RunServe(const ServeFlags& f) {
     daemon::KubeSyncOptions ko;
     ko.daemon = d->get();
     ko.store = kube_store.get();
+    ko.client = kube_client.get();
+    ko.timers = loop.get();
+    ko.clock = clock.get();
+    ko.namespace_ = f.namespace_;
     ko.log = LogLine;
     auto started = daemon::KubeSync::Start(std::move(ko));
     if (!started) {

@@ -116,6 +116,13 @@ class DaemonImpl : public Daemon, public std::enable_shared_from_this<DaemonImpl
         Log(o.ref.Key(), "stored rollout does not decode, skipped: " + set.diagnostics.ErrorText());
         continue;
       }
+      if (set.rollouts[0].object->spec.workload_ref &&
+          set.rollouts[0].object->spec.template_.empty) {
+        // Its template comes from the workload it names; the Kubernetes sync applies it once
+        // resolved (and the stored state is picked up then).
+        Log(o.ref.Key(), "waiting for its workloadRef to be resolved");
+        continue;
+      }
       std::optional<engine::RolloutState> state;
       try {
         json status = json::parse(o.status_json);
@@ -538,13 +545,29 @@ class DaemonImpl : public Daemon, public std::enable_shared_from_this<DaemonImpl
                         [self = shared_from_this(), rollout, doc, ref,
                          next = std::move(next)](StatusOr<int64_t> put) mutable {
                           if (!put) return next(Fail(put.error()));
-                          Status started;
-                          {
-                            std::lock_guard<std::mutex> lock(self->mu_);
-                            started = self->StartController(rollout, doc, std::nullopt);
-                          }
-                          if (!started.ok()) return next(Fail(started));
-                          next(Applied{std::string(kKindRollout), ref.Key(), "created"});
+                          // A rollout new to this daemon may have a stored state (Kubernetes mode:
+                          // a Rollout whose workloadRef was resolved only now): it continues from
+                          // it.
+                          self->options_.store->Get(
+                              kKindRollout, ref,
+                              [self, rollout, doc, ref,
+                               next = std::move(next)](StatusOr<StoredObject> stored) mutable {
+                                std::optional<engine::RolloutState> state;
+                                if (stored) {
+                                  json status = json::parse(stored->status_json, nullptr, false);
+                                  if (status.is_object() && !status.empty()) {
+                                    auto decoded = engine::DecodeRolloutState(status);
+                                    if (decoded) state = std::move(*decoded);
+                                  }
+                                }
+                                Status started;
+                                {
+                                  std::lock_guard<std::mutex> lock(self->mu_);
+                                  started = self->StartController(rollout, doc, std::move(state));
+                                }
+                                if (!started.ok()) return next(Fail(started));
+                                next(Applied{std::string(kKindRollout), ref.Key(), "created"});
+                              });
                         });
   }
 
@@ -572,6 +595,15 @@ class DaemonImpl : public Daemon, public std::enable_shared_from_this<DaemonImpl
       const spec::Rollout& rollout) const {
     auto chosen = RouterFor(rollout);
     if (!chosen || *chosen || options_.default_router.empty()) return chosen;
+    if (rollout.spec.canary && rollout.spec.canary->traffic_routing) {
+      // trafficRouting names a router this daemon does not drive (Argo's nginx, istio, smi, …):
+      // weights would silently not move, so the rollout is refused instead.
+      return Fail(InvalidArgumentError(fmt::format(
+          "rollout {}: spec.strategy.canary.trafficRouting names a traffic router this daemon "
+          "does not drive; in Kubernetes mode a canary without trafficRouting shifts traffic by "
+          "replica counts through its Services",
+          rollout.metadata.name)));
+    }
     RouterContext context;
     context.rollout = ObjectRef{rollout.metadata.namespace_, rollout.metadata.name};
     if (const auto& c = rollout.spec.canary) {

@@ -8,6 +8,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "daemon/kube_workload.h"
+#include "engine/status.h"
+
 namespace ramp::daemon {
 namespace {
 
@@ -39,10 +42,33 @@ class SyncImpl : public KubeSync {
 
   ~SyncImpl() override {
     // Stop the watches before the state they call into goes.
+    workloads_.reset();
     subs_.clear();
   }
 
   Status Start() {
+    KubeWorkloadsOptions wo;
+    wo.client = o_.client;
+    wo.timers = o_.timers;
+    wo.clock = o_.clock;
+    wo.namespace_ = o_.namespace_;
+    wo.on_workload_change = [this](const std::vector<json>& rollouts) {
+      for (const json& r : rollouts) {
+        const json& meta = r.value("metadata", json::object());
+        const ObjectRef ref{meta.value("namespace", ""), meta.value("name", "")};
+        std::optional<json> latest;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          auto it = seen_.find(ref);
+          if (it != seen_.end()) latest = it->second.doc;
+        }
+        if (latest) ApplyRollout(ref, *latest);
+      }
+    };
+    wo.log = o_.log;
+    auto workloads = KubeWorkloads::Start(std::move(wo));
+    if (!workloads) return workloads.error();
+    workloads_ = std::move(*workloads);
     for (std::string_view kind : {kKindAnalysisTemplate, kKindClusterAnalysisTemplate}) {
       const std::string k(kind);
       auto sub = o_.store->Watch(kind, [this, k](const StoreChange& c) { OnTemplate(k, c); });
@@ -91,6 +117,7 @@ class SyncImpl : public KubeSync {
         std::lock_guard<std::mutex> lock(mu_);
         seen_.erase(ref);
       }
+      workloads_->RolloutDeleted(ref);
       Log(ref, "deleted in the cluster: stopping its rollout");
       o_.daemon->DeleteRollout(ref, [this, ref](Status s) {
         if (!s.ok() && s.code() != StatusCode::kNotFound) Log(ref, "deletion: " + s.message());
@@ -110,15 +137,26 @@ class SyncImpl : public KubeSync {
           o_.store->WrittenHere(kKindRollout, ref, c.object.version, c.object.status_json);
       if (it == seen_.end()) {
         spec_changed = true;
-        seen_[ref] = Seen{UserParts(doc), status};
+        seen_[ref] = Seen{UserParts(doc), status, doc};
+        // First sight since ramp started: a status patch written while no controller ran is
+        // found by comparing the cluster's status with the one ramp's stored state holds.
+        if (!ours) {
+          if (auto view = o_.daemon->GetRollout(ref); view) {
+            action = ActionFromStatusPatch(engine::ToJson(view->snapshot.state.status), status);
+          }
+        }
       } else {
         spec_changed = it->second.user_parts != UserParts(doc);
         if (!ours) action = ActionFromStatusPatch(it->second.status, status);
         it->second.user_parts = UserParts(doc);
         it->second.status = status;
+        it->second.doc = doc;
       }
     }
-    if (spec_changed) ApplyDoc(ref, doc, std::string(kKindRollout));
+    json full = doc;
+    full["status"] = status;
+    workloads_->RolloutChanged(full);
+    if (spec_changed) ApplyRollout(ref, doc);
     if (action) {
       Log(ref, fmt::format("status patched in the cluster: {}",
                            engine::UserActionKindName(action->kind)));
@@ -128,31 +166,53 @@ class SyncImpl : public KubeSync {
     }
   }
 
+  // A Rollout as the daemon must see it: with its workloadRef resolved.
+  void ApplyRollout(const ObjectRef& ref, const json& doc) {
+    // One at a time, so applies reach the daemon in the order their documents were resolved.
+    std::lock_guard<std::mutex> lock(apply_mu_);
+    StatusOr<json> resolved = workloads_->Resolve(doc);
+    if (!resolved) {
+      if (resolved.error().code() == StatusCode::kUnavailable) {
+        // The Deployments are not listed yet; on_workload_change re-applies it when they are.
+        Log(ref, "waiting for its workload: " + resolved.error().message());
+        return;
+      }
+      return Refused(ref, std::string(kKindRollout), resolved.error().message());
+    }
+    ApplyDoc(ref, std::move(*resolved), std::string(kKindRollout));
+  }
+
+  void Refused(const ObjectRef& ref, const std::string& kind, const std::string& why) {
+    Log(ref, fmt::format("{} not applied: {}", kind, why));
+    StoredEvent e;
+    e.kind = kind;
+    e.ref = ref;
+    e.type = EventType::kWarning;
+    e.reason = "InvalidSpec";
+    e.message = why;
+    o_.store->AppendEvent(e, [](Status) {});
+  }
+
   void ApplyDoc(const ObjectRef& ref, json doc, const std::string& kind) {
     doc.erase("status");
     const std::string file = fmt::format("kubernetes:{}/{}", kind, ref.Key());
     o_.daemon->Apply(doc.dump(), file, [this, ref, kind](StatusOr<std::vector<Applied>> applied) {
-      if (applied) return;
-      Log(ref, fmt::format("{} not applied: {}", kind, applied.error().message()));
-      StoredEvent e;
-      e.kind = kind;
-      e.ref = ref;
-      e.type = EventType::kWarning;
-      e.reason = "InvalidSpec";
-      e.message = applied.error().message();
-      o_.store->AppendEvent(e, [](Status) {});
+      if (!applied) Refused(ref, kind, applied.error().message());
     });
   }
 
   struct Seen {
     json user_parts;
     json status;
+    json doc;  // the object as last seen, without status
   };
 
   KubeSyncOptions o_;
   std::mutex mu_;
   std::map<ObjectRef, Seen> seen_;
   std::map<std::string, json> seen_templates_;
+  std::mutex apply_mu_;
+  std::unique_ptr<KubeWorkloads> workloads_;
   std::vector<std::unique_ptr<Subscription>> subs_;
 };
 
@@ -184,8 +244,10 @@ std::optional<engine::UserAction> ActionFromStatusPatch(const json& before, cons
 }
 
 StatusOr<std::unique_ptr<KubeSync>> KubeSync::Start(KubeSyncOptions options) {
-  if (options.daemon == nullptr || options.store == nullptr) {
-    return Fail(InvalidArgumentError("KubeSync: daemon and store are required"));
+  if (options.daemon == nullptr || options.store == nullptr || options.client == nullptr ||
+      options.timers == nullptr || options.clock == nullptr) {
+    return Fail(
+        InvalidArgumentError("KubeSync: daemon, store, client, timers and clock are required"));
   }
   auto sync = std::make_unique<SyncImpl>(std::move(options));
   RETURN_IF_ERROR(sync->Start());

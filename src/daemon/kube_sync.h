@@ -8,7 +8,10 @@
 //     argo rollouts` writes them (reference §2.6): status.abort true → abort, abort cleared →
 //     retry, promoteFull true → promote --full, pauseConditions cleared or currentStepIndex
 //     moved on → promote;
-//   * a deleted Rollout → Daemon::DeleteRollout; templates likewise.
+//   * a deleted Rollout → Daemon::DeleteRollout; templates likewise;
+//   * a Rollout with spec.workloadRef is applied with the template of the Deployment it names
+//     (kube_workload.h), again whenever that Deployment changes, and the Deployment is scaled
+//     down as its scaleDown says.
 // A spec the daemon refuses is logged and recorded as an InvalidSpec warning event on the object.
 //
 // Thread-safety: Start once; the watches call back on the store's threads, serialized per kind.
@@ -20,6 +23,8 @@
 #include <string_view>
 
 #include "daemon/daemon.h"
+#include "kube/kube_client.h"
+#include "ramp/clock.h"
 #include "ramp/status.h"
 #include "store/kubernetes/kube_store.h"
 
@@ -28,6 +33,12 @@ namespace ramp::daemon {
 struct KubeSyncOptions {
   Daemon* daemon = nullptr;                // required; must outlive the sync
   store::KubeStateStore* store = nullptr;  // required; must outlive the sync
+  // For Rollouts with a workloadRef (kube_workload.h): the Deployments are watched through
+  // these. All required; they must outlive the sync.
+  kube::KubeClient* client = nullptr;
+  Timers* timers = nullptr;
+  const Clock* clock = nullptr;
+  std::string namespace_;  // "" = every namespace
   std::function<void(std::string_view rollout, std::string_view line)> log;
 };
 

@@ -81,27 +81,54 @@ class KubePlatform : public Platform {
                                fmt::format("kubernetes: rollout {}: {}", revision.rollout.Key(),
                                            rollout.error().message())));
           }
-          o_.client->Get(
-              k::ReplicaSets(), ns, name,
-              [this, revision, replicas, ns, name, rollout = *rollout,
-               done = std::move(done)](StatusOr<json> existing) mutable {
-                if (existing) return Adopt(revision, replicas, rollout, *existing, done);
-                if (existing.error().code() != StatusCode::kNotFound) {
-                  return done(existing.error());
-                }
-                if (Status s = CheckNoForeignTwin(revision, rollout); !s.ok()) return done(s);
-                StatusOr<json> rs = kube_objects::BuildReplicaSet(revision, replicas, rollout);
-                if (!rs) return done(rs.error());
-                o_.client->Create(
-                    k::ReplicaSets(), ns, std::move(*rs),
-                    [this, revision, replicas, done = std::move(done)](StatusOr<json> made) {
-                      if (made || made.error().code() != StatusCode::kAlreadyExists) {
-                        return done(made ? OkStatus() : made.error());
-                      }
-                      // Created meanwhile (a second controller, or a retried request).
-                      ScaleRevision(revision.rollout, revision.hash, replicas, done);
-                    });
-              });
+          WithSelector(std::move(*rollout), [this, revision, replicas, ns, name,
+                                             done = std::move(done)](StatusOr<json> rollout) {
+            if (!rollout) return done(rollout.error());
+            o_.client->Get(
+                k::ReplicaSets(), ns, name,
+                [this, revision, replicas, ns, name, rollout = *rollout,
+                 done = std::move(done)](StatusOr<json> existing) mutable {
+                  if (existing) return Adopt(revision, replicas, rollout, *existing, done);
+                  if (existing.error().code() != StatusCode::kNotFound) {
+                    return done(existing.error());
+                  }
+                  if (Status s = CheckNoForeignTwin(revision, rollout); !s.ok()) return done(s);
+                  StatusOr<json> rs = kube_objects::BuildReplicaSet(revision, replicas, rollout);
+                  if (!rs) return done(rs.error());
+                  o_.client->Create(
+                      k::ReplicaSets(), ns, std::move(*rs),
+                      [this, revision, replicas, done = std::move(done)](StatusOr<json> made) {
+                        if (made) Remember(*made);
+                        if (made || made.error().code() != StatusCode::kAlreadyExists) {
+                          return done(made ? OkStatus() : made.error());
+                        }
+                        // Created meanwhile (a second controller, or a retried request).
+                        ScaleRevision(revision.rollout, revision.hash, replicas, done);
+                      });
+                });
+          });
+        });
+  }
+
+  // The Rollout with a selector: its own, or — for a workloadRef Rollout that has none — the
+  // selector of the Deployment it names (Argo's templateref copies it the same way).
+  void WithSelector(json rollout, StatusOrCallback<json> done) {
+    const json& spec = rollout.value("spec", json::object());
+    if (!spec.is_object() || spec.contains("selector") || !spec.contains("workloadRef")) {
+      return done(std::move(rollout));
+    }
+    const json& ref = spec["workloadRef"];
+    if (!ref.is_object() || ref.value("kind", "") != "Deployment") return done(std::move(rollout));
+    const std::string ns = Str(rollout, {"metadata", "namespace"});
+    o_.client->Get(
+        k::Deployments(), ns, ref.value("name", ""),
+        [rollout = std::move(rollout), done = std::move(done)](StatusOr<json> deployment) mutable {
+          if (!deployment) return done(Fail(deployment.error()));
+          const json& ds = deployment->value("spec", json::object());
+          if (ds.is_object() && ds.contains("selector")) {
+            rollout["spec"]["selector"] = ds["selector"];
+          }
+          done(std::move(rollout));
         });
   }
 
@@ -152,8 +179,9 @@ class KubePlatform : public Platform {
       pods_by_hash[hash].push_back(std::move(pod));
     }
     std::vector<RevisionStatus> out;
-    for (const json& rs : replica_sets_->List(rollout.namespace_)) {
+    for (json rs : replica_sets_->List(rollout.namespace_)) {
       if (OwningRollout(rs) != rollout.name) continue;
+      rs = Freshest(std::move(rs));
       const std::string hash = Str(rs, {"metadata", "labels", kHashLabel});
       std::vector<json> pods;
       for (json& pod : pods_by_hash[hash]) {
@@ -219,10 +247,23 @@ class KubePlatform : public Platform {
           "collision): refusing to change it",
           revision.rollout.namespace_, RsName(revision.rollout, revision.hash))));
     }
-    (void)rollout;
-    const json& spec = rs.value("spec", json::object());
-    if (spec.value("replicas", -1) == replicas) return done(OkStatus());
-    ScaleRevision(revision.rollout, revision.hash, replicas, std::move(done));
+    // A re-used ReplicaSet (a rollback, a retry) carries the revision number it has now, as
+    // Argo's syncReplicaSetRevision renumbers it.
+    StatusOr<json> renumber = kube_objects::RevisionUpdatePatch(rs, revision.revision, rollout);
+    if (!renumber) return done(renumber.error());
+    auto scale = [this, revision, replicas, rs](StatusCallback done) {
+      const json& spec = rs.value("spec", json::object());
+      if (spec.value("replicas", -1) == replicas) return done(OkStatus());
+      ScaleRevision(revision.rollout, revision.hash, replicas, std::move(done));
+    };
+    if (renumber->empty()) return scale(std::move(done));
+    o_.client->Patch(k::ReplicaSets(), revision.rollout.namespace_,
+                     RsName(revision.rollout, revision.hash), k::PatchType::kMerge, *renumber, "",
+                     [this, scale, done = std::move(done)](StatusOr<json> r) mutable {
+                       if (!r) return done(r.error());
+                       Remember(*r);
+                       scale(std::move(done));
+                     });
   }
 
   // A ReplicaSet of this Rollout that already runs the revision's template under another hash —
@@ -283,7 +324,38 @@ class KubePlatform : public Platform {
     for (const auto& w : watchers) (*w)(ref);
   }
 
+  // Read-your-writes: the ReplicaSets as the API server answered this platform's own writes, used
+  // by ListRevisions while the informer has not caught up with them (else the next reconcile
+  // would see the old replica count and scale — and report it — again).
+  void Remember(const json& rs) {
+    const std::string key = k::ObjectKey(rs);
+    if (key.empty()) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    written_[key] = rs;
+  }
+
+  // The cached ReplicaSet, or this platform's newer write of it.
+  json Freshest(json cached) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = written_.find(k::ObjectKey(cached));
+    if (it == written_.end()) return cached;
+    if (Version(it->second) > Version(cached)) return it->second;
+    written_.erase(it);  // the cache has caught up
+    return cached;
+  }
+
+  static int64_t Version(const json& o) {
+    const std::string rv = Str(o, {"metadata", "resourceVersion"});
+    int64_t v = 0;
+    for (char c : rv) {
+      if (c < '0' || c > '9') return 0;
+      v = v * 10 + (c - '0');
+    }
+    return v;
+  }
+
   KubePlatformOptions o_;
+  std::map<std::string, json> written_;  // guarded by mu_
   std::unique_ptr<k::Informer> rollouts_;
   std::unique_ptr<k::Informer> replica_sets_;
   std::unique_ptr<k::Informer> pods_;

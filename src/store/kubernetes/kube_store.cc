@@ -94,6 +94,20 @@ json MergeSpec(const json& current, const json& doc) {
     if (key == "metadata" || key == "status" || key == "apiVersion" || key == "kind") continue;
     out[key] = it.value();
   }
+  // A Rollout with a workloadRef keeps the template and selector it has in the cluster (none,
+  // usually): the ones ramp applied were resolved from the workload and are never written back,
+  // as Argo's RolloutSpec marshalling drops them.
+  const json& spec = doc.value("spec", json::object());
+  if (spec.is_object() && spec.contains("workloadRef") && out["spec"].is_object()) {
+    const json& was = current.value("spec", json::object());
+    for (const char* key : {"template", "selector"}) {
+      if (was.is_object() && was.contains(key)) {
+        out["spec"][key] = was[key];
+      } else {
+        out["spec"].erase(key);
+      }
+    }
+  }
   return out;
 }
 
@@ -201,6 +215,7 @@ class KubeStore : public KubeStateStore {
       return o_.client->Create(*r, object.ref.namespace_, std::move(doc),
                                [this, object, done = std::move(done)](StatusOr<json> made) {
                                  if (!made) return done(Fail(made.error()));
+                                 RememberUid(object.kind, object.ref, *made);
                                  done(Own(object.kind, object.ref, VersionOf(*made)));
                                });
     }
@@ -339,6 +354,21 @@ class KubeStore : public KubeStateStore {
         fmt::format("kubernetes store: kind \"{}\" has no Kubernetes resource", kind));
   }
 
+  std::string ClusterUid(std::string_view kind, const ObjectRef& ref) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = uids_.find(Key(kind, ref));
+    return it == uids_.end() ? std::string() : it->second;
+  }
+
+  // Remembers the uid of an object written here.
+  void RememberUid(std::string_view kind, const ObjectRef& ref, const json& object) {
+    const json& meta = object.value("metadata", json::object());
+    const std::string uid = meta.is_object() ? meta.value("uid", "") : "";
+    if (uid.empty()) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    uids_[Key(kind, ref)] = uid;
+  }
+
   // Remembers a version ramp wrote; returns it.
   int64_t Own(std::string_view kind, const ObjectRef& ref, int64_t version) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -359,11 +389,13 @@ class KubeStore : public KubeStateStore {
               return o_.client->Create(r, object.ref.namespace_, std::move(doc),
                                        [this, object, done = std::move(done)](StatusOr<json> made) {
                                          if (!made) return done(Fail(made.error()));
+                                         RememberUid(object.kind, object.ref, *made);
                                          done(Own(object.kind, object.ref, VersionOf(*made)));
                                        });
             }
             return done(Fail(current.error()));
           }
+          RememberUid(object.kind, object.ref, *current);
           if (expected > 0 && VersionOf(*current) != expected) {
             return done(Fail(
                 AbortedError(fmt::format("{} {}: version {} is not the expected {}", object.kind,
@@ -474,10 +506,15 @@ class KubeStore : public KubeStateStore {
                                                         {"controller", false},
                                                         {"blockOwnerDeletion", true}}})}}},
                     {"data", {{kStateKey, state}}}};
-                o_.client->Create(k::ConfigMaps(), ref.namespace_, std::move(cm),
-                                  [remember, done = std::move(done)](StatusOr<json> made) {
-                                    done(remember(made ? OkStatus() : made.error()));
-                                  });
+                o_.client->Create(
+                    k::ConfigMaps(), ref.namespace_, std::move(cm),
+                    [this, ref, state, remember, done = std::move(done)](StatusOr<json> made) {
+                      // Created meanwhile by another write: update the one that exists.
+                      if (!made && made.error().code() == StatusCode::kAlreadyExists) {
+                        return WriteState(ref, state, std::move(done));
+                      }
+                      done(remember(made ? OkStatus() : made.error()));
+                    });
               });
         });
   }
@@ -502,6 +539,17 @@ class KubeStore : public KubeStateStore {
     object.ref = run_ref;
     json spec_part = run;
     spec_part.erase("status");
+    // Owned by its Rollout, as Argo creates runs (deleted with it by garbage collection).
+    const std::string rollout_uid = ClusterUid(kKindRollout, ref);
+    if (!rollout_uid.empty() && !spec_part["metadata"].contains("ownerReferences")) {
+      spec_part["metadata"]["ownerReferences"] =
+          json::array({{{"apiVersion", k::Rollouts().ApiVersion()},
+                        {"kind", "Rollout"},
+                        {"name", ref.name},
+                        {"uid", rollout_uid},
+                        {"controller", true},
+                        {"blockOwnerDeletion", true}}});
+    }
     object.spec_json = spec_part.dump();
     json status = run.value("status", json::object());
     Put(object, kAnyVersion,
@@ -526,6 +574,7 @@ class KubeStore : public KubeStateStore {
   mutable std::mutex mu_;
   std::map<std::string, std::deque<int64_t>> own_;
   std::map<std::string, std::deque<json>> sent_status_;
+  std::map<std::string, std::string> uids_;
   std::map<ObjectRef, std::string> written_state_;
   std::map<ObjectRef, json> written_runs_;
 };

@@ -50,8 +50,13 @@ class KubeStateStore : public StateStore {
   // of the last statuses sent from here (a watch event can arrive before the write's answer).
   virtual bool WrittenHere(std::string_view kind, const ObjectRef& ref, int64_t version,
                            std::string_view status_json) const = 0;
+
+  // The uid the API server gave the object, as last written or read here; "" when unknown. An
+  // AnalysisRun's Jobs are owned by it (the job provider's owner references).
+  virtual std::string ClusterUid(std::string_view kind, const ObjectRef& ref) const = 0;
 };
 
+// (KubeStateStore::ClusterUid is below.)
 StatusOr<std::unique_ptr<KubeStateStore>> NewKubeStateStore(const KubeStoreOptions& options);
 
 // The name of the ConfigMap holding a rollout's engine state.

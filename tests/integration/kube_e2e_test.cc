@@ -1,0 +1,552 @@
+// Kubernetes mode end to end: a real `ramp serve --platform kubernetes` against the strict
+// API-server fake (tests/fakes), driven the way users drive Argo Rollouts — objects applied
+// through the API, image updates as spec patches, promote/abort/retry as the status patches
+// `kubectl argo rollouts` writes, undo as a JSON patch of spec.template — through a basic canary
+// and a blue-green rollout, with a dropped watch, an expired watch history and 409 conflicts
+// mid-rollout. Every object ramp writes is compared with a golden file written by hand from the
+// reference (testdata/kube/), never captured from ramp's output.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/cli_testing.h"
+#include "common/subprocess.h"
+#include "engine/reconcile.h"
+#include "platform/kubernetes/golden_testing.h"
+#include "ramp/clock.h"
+#include "spec/yaml_tree.h"
+#include "tests/fakes/kube_apiserver_fake.h"
+#include "tests/fakes/kube_test_util.h"
+
+namespace ramp {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using fakes::testing::KubeApi;
+using platform::kube_objects::testing::DefaultIgnoredPaths;
+using platform::kube_objects::testing::DiffAgainstGolden;
+
+constexpr char kRollouts[] = "/apis/argoproj.io/v1alpha1/namespaces/default/rollouts";
+constexpr char kServices[] = "/api/v1/namespaces/default/services";
+
+bool Eventually(const std::function<bool()>& cond,
+                std::chrono::seconds limit = std::chrono::seconds(30)) {
+  return fakes::testing::Eventually(cond, limit);
+}
+
+// A golden of testdata/kube/ with its $PLACEHOLDERs replaced.
+json Golden(const std::string& name, const std::map<std::string, std::string>& values) {
+  const std::string path =
+      std::string(RAMP_SOURCE_DIR) + "/tests/integration/testdata/kube/" + name;
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string s = text.str();
+  // Longest names first, so $HASH does not eat $HASH1.
+  std::vector<std::pair<std::string, std::string>> ordered(values.begin(), values.end());
+  std::sort(ordered.begin(), ordered.end(),
+            [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+  for (const auto& [key, value] : ordered) {
+    for (size_t at = s.find("$" + key); at != std::string::npos; at = s.find("$" + key, at)) {
+      s.replace(at, key.size() + 1, value);
+    }
+  }
+  auto docs = spec::ParseDocuments(s, path);
+  EXPECT_TRUE(docs.has_value()) << path;
+  for (const spec::Document& d : *docs) {
+    if (!d.root.IsNull()) return spec::ToJson(d.root);
+  }
+  ADD_FAILURE() << path << ": empty";
+  return json();
+}
+
+// Conditions in type order, so a status compares whatever order the writer kept them in.
+json SortConditions(json status) {
+  if (status.contains("conditions") && status["conditions"].is_array()) {
+    auto& c = status["conditions"];
+    std::sort(c.begin(), c.end(), [](const json& a, const json& b) {
+      return a.value("type", "") < b.value("type", "");
+    });
+  }
+  return status;
+}
+
+::testing::AssertionResult StatusMatches(const json& status, const std::string& golden,
+                                         const std::map<std::string, std::string>& values) {
+  // Times, and the step-list hash (the engine's, tested there), are not compared.
+  std::vector<std::string> ignored = {
+      "conditions[*].lastTransitionTime", "conditions[*].lastUpdateTime",
+      "pauseConditions[*].startTime", "abortedAt", "currentStepHash"};
+  auto diffs =
+      DiffAgainstGolden(SortConditions(Golden(golden, values)), SortConditions(status), ignored);
+  if (diffs.empty()) return ::testing::AssertionSuccess();
+  auto r = ::testing::AssertionFailure() << "status differs from " << golden << ":";
+  for (const auto& d : diffs) r << "\n  " << d;
+  return r << "\n  status: " << status.dump();
+}
+
+::testing::AssertionResult ObjectMatches(const json& object, const std::string& golden,
+                                         const std::map<std::string, std::string>& values) {
+  auto diffs = DiffAgainstGolden(Golden(golden, values), object, DefaultIgnoredPaths());
+  if (diffs.empty()) return ::testing::AssertionSuccess();
+  auto r = ::testing::AssertionFailure() << "object differs from " << golden << ":";
+  for (const auto& d : diffs) r << "\n  " << d;
+  return r << "\n  object: " << object.dump();
+}
+
+// Polls until `check` succeeds (an object reaches its golden) or the deadline passes; the last
+// failure says what still differs.
+::testing::AssertionResult EventuallyMatches(
+    const std::function<::testing::AssertionResult()>& check) {
+  ::testing::AssertionResult last = check();
+  fakes::testing::Eventually(
+      [&] {
+        last = check();
+        return static_cast<bool>(last);
+      },
+      std::chrono::seconds(30));
+  return last;
+}
+
+json Template(const std::string& app, const std::string& image) {
+  return json{
+      {"metadata", {{"labels", {{"app", app}}}}},
+      {"spec",
+       {{"containers", json::array({{{"name", app},
+                                     {"image", image},
+                                     {"ports", json::array({{{"containerPort", 8080}}})}}})}}}};
+}
+
+std::string Hash(const std::string& app, const std::string& image) {
+  return engine::PodTemplateHash(Template(app, image), std::nullopt);
+}
+
+json Service(const std::string& name, const std::string& app) {
+  return json{{"apiVersion", "v1"},
+              {"kind", "Service"},
+              {"metadata", {{"name", name}, {"namespace", "default"}}},
+              {"spec",
+               {{"selector", {{"app", app}}},
+                {"ports", json::array({{{"port", 80}, {"targetPort", 8080}}})}}}};
+}
+
+json CanaryRollout() {
+  return json{
+      {"apiVersion", "argoproj.io/v1alpha1"},
+      {"kind", "Rollout"},
+      {"metadata", {{"name", "web"}, {"namespace", "default"}}},
+      {"spec",
+       {{"replicas", 4},
+        {"selector", {{"matchLabels", {{"app", "web"}}}}},
+        {"template", Template("web", "ghcr.io/example/web:1.0")},
+        {"strategy",
+         {{"canary",
+           {{"stableService", "web-stable"},
+            {"canaryService", "web-canary"},
+            {"steps", json::array({{{"setWeight", 50}}, {{"pause", json::object()}}})}}}}}}}};
+}
+
+json BlueGreenRollout() {
+  return json{{"apiVersion", "argoproj.io/v1alpha1"},
+              {"kind", "Rollout"},
+              {"metadata", {{"name", "shop"}, {"namespace", "default"}}},
+              {"spec",
+               {{"replicas", 2},
+                {"selector", {{"matchLabels", {{"app", "shop"}}}}},
+                {"template", Template("shop", "ghcr.io/example/shop:1.0")},
+                {"strategy",
+                 {{"blueGreen",
+                   {{"activeService", "shop-active"},
+                    {"previewService", "shop-preview"},
+                    {"autoPromotionEnabled", false},
+                    {"scaleDownDelaySeconds", 1}}}}}}}};
+}
+
+class KubeE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) /
+           fmt::format("ramp-kube-e2e-{}-{}", ::getpid(),
+                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    fakes::KubeFakeOptions fo;
+    fo.bearer_token = "e2e-token";
+    fo.bookmark_interval = std::chrono::milliseconds(200);
+    auto fake = fakes::KubeApiServerFake::Start(fo);
+    ASSERT_TRUE(fake.has_value()) << fake.error().message();
+    fake_ = std::move(*fake);
+    api_ = std::make_unique<KubeApi>(fake_->Url(), "e2e-token");
+    std::ofstream(dir_ / "kubeconfig") << fmt::format(
+        "apiVersion: v1\nkind: Config\ncurrent-context: fake\n"
+        "clusters: [{{name: fake, cluster: {{server: \"{}\"}}}}]\n"
+        "users: [{{name: e2e, user: {{token: e2e-token}}}}]\n"
+        "contexts: [{{name: fake, context: {{cluster: fake, user: e2e, namespace: default}}}}]\n",
+        fake_->Url());
+    StartServe();
+  }
+
+  void TearDown() override {
+    auto clock = NewSystemClock();
+    if (serve_) serve_->Stop(*clock, std::chrono::seconds(10));
+    if (HasFailure()) {
+      std::ifstream log(dir_ / "serve.log");
+      std::stringstream text;
+      text << log.rdbuf();
+      std::cerr << "---- ramp serve log ----\n" << text.str() << "------------------------\n";
+    }
+  }
+
+  void StartServe() {
+    SubprocessOptions o;
+    o.argv = {std::string(RAMP_BINARY_DIR) + "/src/cli/ramp",
+              "serve",
+              "--platform",
+              "kubernetes",
+              "--kubeconfig",
+              (dir_ / "kubeconfig").string(),
+              "--state",
+              (dir_ / "state").string(),
+              "--listen",
+              "127.0.0.1:0",
+              "--resync",
+              "0.2"};
+    o.env = {"PATH=/usr/bin:/bin", "HOME=" + dir_.string()};
+    o.output_path = (dir_ / "serve.log").string();
+    auto p = Subprocess::Start(o);
+    ASSERT_TRUE(p.has_value()) << p.error().message();
+    serve_ = std::move(*p);
+  }
+
+  json Rollout(const std::string& name) {
+    return api_->Get(std::string(kRollouts) + "/" + name).body;
+  }
+  json Status(const std::string& name) { return Rollout(name).value("status", json::object()); }
+  json ReplicaSet(const std::string& name) {
+    return fake_->Object("replicasets", "default", name).value_or(json());
+  }
+  json Svc(const std::string& name) {
+    return fake_->Object("services", "default", name).value_or(json());
+  }
+  std::string Selected(const std::string& service) {
+    return Svc(service)
+        .value("spec", json::object())
+        .value("selector", json::object())
+        .value("rollouts-pod-template-hash", "");
+  }
+
+  // Waits for phase (and, when given, the step index) with a readable failure.
+  ::testing::AssertionResult WaitFor(const std::string& name, const std::string& phase,
+                                     std::optional<int> step = std::nullopt) {
+    bool ok = Eventually([&] {
+      json s = Status(name);
+      return s.value("phase", "") == phase &&
+             (!step || (s.contains("currentStepIndex") && s["currentStepIndex"] == *step));
+    });
+    if (ok) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure()
+           << name << " never reached " << phase << (step ? fmt::format(" at step {}", *step) : "")
+           << "; status: " << Status(name).dump();
+  }
+
+  void Create(const std::string& path, const json& object) {
+    auto r = api_->Post(path, object);
+    ASSERT_EQ(r.status, 201) << r.raw;
+  }
+  void SetImage(const std::string& rollout, const std::string& image) {
+    auto r = api_->JsonPatch(std::string(kRollouts) + "/" + rollout,
+                             json::array({{{"op", "replace"},
+                                           {"path", "/spec/template/spec/containers/0/image"},
+                                           {"value", image}}}));
+    ASSERT_EQ(r.status, 200) << r.raw;
+  }
+  // A status patch as `kubectl argo rollouts` sends it (merge patch on /status).
+  void PatchStatus(const std::string& rollout, const json& status) {
+    auto r =
+        api_->Merge(std::string(kRollouts) + "/" + rollout + "/status", json{{"status", status}});
+    ASSERT_EQ(r.status, 200) << r.raw;
+  }
+
+  fs::path dir_;
+  std::unique_ptr<fakes::KubeApiServerFake> fake_;
+  std::unique_ptr<KubeApi> api_;
+  std::unique_ptr<Subprocess> serve_;
+};
+
+TEST_F(KubeE2eTest, BasicCanaryThroughItsStepsWithADroppedWatchAndConflicts) {
+  const std::string h1 = Hash("web", "ghcr.io/example/web:1.0");
+  const std::string h2 = Hash("web", "ghcr.io/example/web:2.0");
+  Create(kServices, Service("web-stable", "web"));
+  Create(kServices, Service("web-canary", "web"));
+  Create(kRollouts, CanaryRollout());
+  const std::string uid = Rollout("web")["metadata"].value("uid", "");
+
+  // Initial deploy: revision 1 at full size, both Services on it.
+  ASSERT_TRUE(WaitFor("web", "Healthy"));
+  EXPECT_TRUE(EventuallyMatches([&] {
+    return ObjectMatches(ReplicaSet("web-" + h1), "replicaset-web-v1.yaml",
+                         {{"HASH1", h1}, {"ROLLOUT_UID", uid}});
+  }));
+  for (const char* svc : {"web-stable", "web-canary"}) {
+    EXPECT_TRUE(
+        ObjectMatches(Svc(svc), "service-pointed.yaml",
+                      {{"SERVICE", svc}, {"APP", "web"}, {"HASH", h1}, {"ROLLOUT", "web"}}));
+  }
+
+  // A new image: setWeight 50 (2 of 4 pods), then the indefinite pause.
+  SetImage("web", "ghcr.io/example/web:2.0");
+  ASSERT_TRUE(WaitFor("web", "Paused", 1));
+  EXPECT_TRUE(EventuallyMatches([&] {
+    return ObjectMatches(ReplicaSet("web-" + h2), "replicaset-web-v2-canary.yaml",
+                         {{"HASH2", h2}, {"ROLLOUT_UID", uid}});
+  }));
+  EXPECT_TRUE(Eventually([&] { return ReplicaSet("web-" + h1)["spec"]["replicas"] == 2; }));
+  EXPECT_TRUE(Eventually([&] { return Selected("web-canary") == h2; })) << Selected("web-canary");
+  EXPECT_TRUE(Eventually([&] { return Selected("web-stable") == h1; })) << Selected("web-stable");
+  EXPECT_TRUE(EventuallyMatches([&] {
+    return StatusMatches(Status("web"), "rollout-status-paused.yaml",
+                         {{"HASH1", h1}, {"HASH2", h2}});
+  }));
+
+  // The controller loses its watches (and the history it would resume from) and its next status
+  // writes conflict; a promote written meanwhile is still seen and acted on.
+  fake_->Compact();
+  ASSERT_GT(fake_->DropWatches(), 0);
+  PatchStatus("web", json{{"pauseConditions", nullptr}});
+  fake_->ClearRequests();
+  ASSERT_TRUE(fake_->InjectConflicts("rollouts", 2).ok());
+  ASSERT_TRUE(WaitFor("web", "Healthy"));
+  // Both conflicts were answered to ramp's status writes, which it read again and retried.
+  int status_writes = 0;
+  for (const auto& r : fake_->Requests()) {
+    if (r.method == "PUT" && r.path == std::string(kRollouts) + "/web/status") ++status_writes;
+  }
+  EXPECT_GE(status_writes, 3);
+  EXPECT_TRUE(EventuallyMatches([&] {
+    return StatusMatches(Status("web"), "rollout-status-healthy.yaml", {{"HASH2", h2}});
+  }));
+  EXPECT_TRUE(Eventually([&] { return Selected("web-stable") == h2; }));
+  EXPECT_TRUE(Eventually([&] { return ReplicaSet("web-" + h1)["spec"]["replicas"] == 0; }));
+  EXPECT_TRUE(Eventually([&] { return ReplicaSet("web-" + h2)["spec"]["replicas"] == 4; }));
+
+  // Argo's events on the Rollout, as core/v1 Events.
+  auto events = fake_->Objects("events", "default");
+  ASSERT_TRUE(events.has_value());
+  std::set<std::string> reasons;
+  for (const json& e : *events) {
+    if (e["involvedObject"].value("name", "") == "web") reasons.insert(e.value("reason", ""));
+  }
+  for (const char* want :
+       {"RolloutUpdated", "NewReplicaSetCreated", "ScalingReplicaSet", "RolloutStepCompleted",
+        "RolloutPaused", "SwitchService", "RolloutCompleted"}) {
+    EXPECT_TRUE(reasons.count(want)) << want;
+  }
+}
+
+TEST_F(KubeE2eTest, AbortRetryAndUndo) {
+  const std::string h1 = Hash("web", "ghcr.io/example/web:1.0");
+  const std::string h2 = Hash("web", "ghcr.io/example/web:2.0");
+  Create(kServices, Service("web-stable", "web"));
+  Create(kServices, Service("web-canary", "web"));
+  Create(kRollouts, CanaryRollout());
+  ASSERT_TRUE(WaitFor("web", "Healthy"));
+  SetImage("web", "ghcr.io/example/web:2.0");
+  ASSERT_TRUE(WaitFor("web", "Paused", 1));
+
+  // abort: back to the stable revision, Degraded until retried or reverted.
+  PatchStatus("web", json{{"abort", true}});
+  ASSERT_TRUE(WaitFor("web", "Degraded"));
+  EXPECT_TRUE(Eventually([&] { return ReplicaSet("web-" + h2)["spec"]["replicas"] == 0; }));
+  EXPECT_TRUE(Eventually([&] { return ReplicaSet("web-" + h1)["spec"]["replicas"] == 4; }));
+  EXPECT_TRUE(Eventually([&] { return Selected("web-canary") == h1; })) << Selected("web-canary");
+  EXPECT_TRUE(EventuallyMatches([&] {
+    return StatusMatches(Status("web"), "rollout-status-aborted.yaml",
+                         {{"HASH1", h1}, {"HASH2", h2}});
+  }));
+
+  // retry: the steps again from the first.
+  PatchStatus("web", json{{"abort", false}});
+  ASSERT_TRUE(WaitFor("web", "Paused", 1));
+  EXPECT_TRUE(Eventually([&] { return ReplicaSet("web-" + h2)["spec"]["replicas"] == 2; }));
+  EXPECT_TRUE(Eventually([&] { return Selected("web-canary") == h2; })) << Selected("web-canary");
+
+  // undo: spec.template back to revision 1's, which is the stable one — no steps.
+  json rs1 = ReplicaSet("web-" + h1);
+  json tmpl = rs1["spec"]["template"];
+  tmpl["metadata"]["labels"].erase("rollouts-pod-template-hash");
+  auto r = api_->JsonPatch(
+      std::string(kRollouts) + "/web",
+      json::array({{{"op", "replace"}, {"path", "/spec/template"}, {"value", tmpl}}}));
+  ASSERT_EQ(r.status, 200) << r.raw;
+  ASSERT_TRUE(Eventually([&] {
+    json s = Status("web");
+    return s.value("phase", "") == "Healthy" && s.value("stableRS", "") == h1 &&
+           s.value("currentPodHash", "") == h1;
+  })) << Status("web").dump();
+  EXPECT_TRUE(Eventually([&] { return ReplicaSet("web-" + h2)["spec"]["replicas"] == 0; }));
+  EXPECT_TRUE(Eventually([&] { return Selected("web-canary") == h1; })) << Selected("web-canary");
+  EXPECT_TRUE(Eventually([&] { return Selected("web-stable") == h1; })) << Selected("web-stable");
+}
+
+TEST_F(KubeE2eTest, BlueGreenWithManualPromotion) {
+  const std::string h1 = Hash("shop", "ghcr.io/example/shop:1.0");
+  const std::string h2 = Hash("shop", "ghcr.io/example/shop:2.0");
+  Create(kServices, Service("shop-active", "shop"));
+  Create(kServices, Service("shop-preview", "shop"));
+  Create(kRollouts, BlueGreenRollout());
+  ASSERT_TRUE(WaitFor("shop", "Healthy"));
+  EXPECT_TRUE(EventuallyMatches([&] {
+    return ObjectMatches(
+        Svc("shop-active"), "service-pointed.yaml",
+        {{"SERVICE", "shop-active"}, {"APP", "shop"}, {"HASH", h1}, {"ROLLOUT", "shop"}});
+  }));
+
+  SetImage("shop", "ghcr.io/example/shop:2.0");
+  ASSERT_TRUE(WaitFor("shop", "Paused"));
+  json paused = Status("shop");
+  ASSERT_TRUE(paused.contains("pauseConditions")) << paused.dump();
+  EXPECT_EQ(paused["pauseConditions"][0]["reason"], "BlueGreenPause");
+  EXPECT_EQ(paused["blueGreen"].value("activeSelector", ""), h1);
+  EXPECT_EQ(paused["blueGreen"].value("previewSelector", ""), h2);
+  EXPECT_TRUE(EventuallyMatches([&] {
+    return ObjectMatches(
+        Svc("shop-preview"), "service-pointed.yaml",
+        {{"SERVICE", "shop-preview"}, {"APP", "shop"}, {"HASH", h2}, {"ROLLOUT", "shop"}});
+  }));
+  EXPECT_TRUE(Eventually([&] { return Selected("shop-active") == h1; })) << Selected("shop-active");
+  EXPECT_TRUE(Eventually([&] { return ReplicaSet("shop-" + h2)["spec"]["replicas"] == 2; }));
+
+  PatchStatus("shop", json{{"pauseConditions", nullptr}});
+  ASSERT_TRUE(Eventually([&] {
+    json s = Status("shop");
+    return s.value("phase", "") == "Healthy" && s.value("stableRS", "") == h2;
+  })) << Status("shop").dump();
+  EXPECT_TRUE(Eventually([&] { return Selected("shop-active") == h2; })) << Selected("shop-active");
+  EXPECT_TRUE(Eventually([&] { return ReplicaSet("shop-" + h1)["spec"]["replicas"] == 0; }));
+}
+
+TEST_F(KubeE2eTest, ARestartedControllerContinuesFromTheCluster) {
+  const std::string h2 = Hash("web", "ghcr.io/example/web:2.0");
+  Create(kServices, Service("web-stable", "web"));
+  Create(kServices, Service("web-canary", "web"));
+  Create(kRollouts, CanaryRollout());
+  ASSERT_TRUE(WaitFor("web", "Healthy"));
+  SetImage("web", "ghcr.io/example/web:2.0");
+  ASSERT_TRUE(WaitFor("web", "Paused", 1));
+
+  // A new controller process: nothing but the cluster to resume from.
+  auto clock = NewSystemClock();
+  serve_->Stop(*clock, std::chrono::seconds(10));
+  fs::remove_all(dir_ / "state");
+  StartServe();
+  PatchStatus("web", json{{"pauseConditions", nullptr}});
+  ASSERT_TRUE(Eventually([&] {
+    json s = Status("web");
+    return s.value("phase", "") == "Healthy" && s.value("stableRS", "") == h2;
+  })) << Status("web").dump();
+  // One ReplicaSet per revision: the restart created nothing new.
+  auto sets = fake_->Objects("replicasets", "default");
+  ASSERT_TRUE(sets.has_value());
+  EXPECT_EQ(sets->size(), 2u);
+}
+
+// An analysis step whose metric is a Kubernetes Job (the job provider in Kubernetes mode): the
+// AnalysisRun is an object in the cluster, its Job is owned by it under the uid the API server
+// gave the run, and the step passes when the Job completes. Promotion goes through `ramp
+// promote --kubeconfig`, which writes the patch `kubectl argo rollouts promote` writes.
+TEST_F(KubeE2eTest, AnalysisStepRunsAKubernetesJobAndTheCliPromotes) {
+  const std::string h2 = Hash("web", "ghcr.io/example/web:2.0");
+  Create(kServices, Service("web-stable", "web"));
+  Create(kServices, Service("web-canary", "web"));
+  Create(
+      "/apis/argoproj.io/v1alpha1/namespaces/default/analysistemplates",
+      json{{"apiVersion", "argoproj.io/v1alpha1"},
+           {"kind", "AnalysisTemplate"},
+           {"metadata", {{"name", "smoke"}, {"namespace", "default"}}},
+           {"spec",
+            {{"metrics",
+              json::array({{{"name", "smoke"},
+                            {"provider",
+                             {{"job",
+                               {{"spec",
+                                 {{"backoffLimit", 0},
+                                  {"template",
+                                   {{"spec",
+                                     {{"restartPolicy", "Never"},
+                                      {"containers",
+                                       json::array({{{"name", "smoke"},
+                                                     {"image", "curlimages/curl:8.5.0"},
+                                                     {"command",
+                                                      json::array({"true"})}}})}}}}}}}}}}}}})}}}});
+  json rollout = CanaryRollout();
+  rollout["spec"]["strategy"]["canary"]["steps"] =
+      json::array({{{"setWeight", 50}},
+                   {{"analysis", {{"templates", json::array({{{"templateName", "smoke"}}})}}}},
+                   {{"pause", json::object()}}});
+  Create(kRollouts, rollout);
+  ASSERT_TRUE(WaitFor("web", "Healthy"));
+  SetImage("web", "ghcr.io/example/web:2.0");
+
+  // The step's AnalysisRun appears in the cluster, and its Job, owned by it.
+  json run;
+  ASSERT_TRUE(Eventually([&] {
+    auto runs = fake_->Objects("analysisruns", "default");
+    if (!runs || runs->empty()) return false;
+    run = runs->front();
+    return true;
+  }));
+  const std::string run_uid = run["metadata"].value("uid", "");
+  const json labels = run["metadata"].value("labels", json::object());
+  EXPECT_EQ(labels.value("rollouts-pod-template-hash", ""), h2) << run.dump();
+  EXPECT_EQ(labels.value("rollout-type", ""), "Step") << run.dump();
+  const json owners = run["metadata"].value("ownerReferences", json::array());
+  ASSERT_FALSE(owners.empty()) << run.dump();
+  EXPECT_EQ(owners[0].value("kind", ""), "Rollout");
+  EXPECT_EQ(owners[0].value("uid", ""), Rollout("web")["metadata"].value("uid", ""));
+  json job;
+  ASSERT_TRUE(Eventually([&] {
+    auto jobs = fake_->Objects("jobs", "default");
+    if (!jobs || jobs->empty()) return false;
+    job = jobs->front();
+    return true;
+  })) << Status("web").dump();
+  EXPECT_EQ(job["metadata"]["name"], run_uid + ".smoke.1");
+  EXPECT_EQ(job["metadata"]["ownerReferences"][0].value("uid", ""), run_uid);
+  EXPECT_EQ(job["metadata"]["labels"].value("analysisrun.argoproj.io/uid", ""), run_uid);
+
+  // The cluster's Job controller finishes it.
+  job["status"] = {{"succeeded", 1},
+                   {"conditions", json::array({{{"type", "Complete"}, {"status", "True"}}})}};
+  ASSERT_TRUE(fake_->Put(job).has_value());
+  ASSERT_TRUE(WaitFor("web", "Paused", 2));
+  EXPECT_TRUE(Eventually([&] {
+    auto r = fake_->Object("analysisruns", "default", run["metadata"].value("name", ""));
+    return r && (*r)["status"].value("phase", "") == "Successful";
+  }));
+
+  // `ramp promote` against the cluster.
+  cli::testing_util::CliResult promoted =
+      cli::testing_util::RunRamp("promote", "web --kubeconfig " + (dir_ / "kubeconfig").string());
+  EXPECT_EQ(promoted.exit_code, 0) << promoted.out << promoted.err;
+  EXPECT_NE(promoted.out.find("rollout 'web' promoted"), std::string::npos) << promoted.out;
+  ASSERT_TRUE(Eventually([&] {
+    json s = Status("web");
+    return s.value("phase", "") == "Healthy" && s.value("stableRS", "") == h2;
+  })) << Status("web").dump();
+}
+
+}  // namespace
+}  // namespace ramp

@@ -541,34 +541,50 @@ class DaemonImpl : public Daemon, public std::enable_shared_from_this<DaemonImpl
     object.kind = std::string(kKindRollout);
     object.ref = ref;
     object.spec_json = doc.dump();
-    options_.store->Put(object, kAnyVersion,
-                        [self = shared_from_this(), rollout, doc, ref,
-                         next = std::move(next)](StatusOr<int64_t> put) mutable {
-                          if (!put) return next(Fail(put.error()));
-                          // A rollout new to this daemon may have a stored state (Kubernetes mode:
-                          // a Rollout whose workloadRef was resolved only now): it continues from
-                          // it.
-                          self->options_.store->Get(
-                              kKindRollout, ref,
-                              [self, rollout, doc, ref,
-                               next = std::move(next)](StatusOr<StoredObject> stored) mutable {
-                                std::optional<engine::RolloutState> state;
-                                if (stored) {
-                                  json status = json::parse(stored->status_json, nullptr, false);
-                                  if (status.is_object() && !status.empty()) {
-                                    auto decoded = engine::DecodeRolloutState(status);
-                                    if (decoded) state = std::move(*decoded);
-                                  }
-                                }
-                                Status started;
-                                {
-                                  std::lock_guard<std::mutex> lock(self->mu_);
-                                  started = self->StartController(rollout, doc, std::move(state));
-                                }
-                                if (!started.ok()) return next(Fail(started));
-                                next(Applied{std::string(kKindRollout), ref.Key(), "created"});
-                              });
-                        });
+    options_.store->Put(
+        object, kAnyVersion,
+        [self = shared_from_this(), rollout, doc, ref,
+         next = std::move(next)](StatusOr<int64_t> put) mutable {
+          if (!put) return next(Fail(put.error()));
+          // A rollout new to this daemon may have a stored state (Kubernetes mode:
+          // a Rollout whose workloadRef was resolved only now): it continues from
+          // it.
+          self->options_.store->Get(
+              kKindRollout, ref,
+              [self, rollout, doc, ref,
+               next = std::move(next)](StatusOr<StoredObject> stored) mutable {
+                std::optional<engine::RolloutState> state;
+                if (stored) {
+                  json status = json::parse(stored->status_json, nullptr, false);
+                  if (status.is_object() && !status.empty()) {
+                    auto decoded = engine::DecodeRolloutState(status);
+                    if (decoded) state = std::move(*decoded);
+                  }
+                }
+                Status started;
+                std::shared_ptr<runtime::RolloutController> existing;
+                {
+                  std::lock_guard<std::mutex> lock(self->mu_);
+                  // Another apply of the same new rollout may have started it meanwhile: a second
+                  // controller would replace the first under its feet.
+                  auto it = self->entries_.find(ref);
+                  if (it != self->entries_.end()) {
+                    existing = it->second.controller;
+                  } else {
+                    started = self->StartController(rollout, doc, std::move(state));
+                  }
+                }
+                if (existing) {
+                  return existing->Update(
+                      rollout, doc, nullptr, [ref, next = std::move(next)](Status s) mutable {
+                        if (!s.ok()) return next(Fail(s));
+                        next(Applied{std::string(kKindRollout), ref.Key(), "configured"});
+                      });
+                }
+                if (!started.ok()) return next(Fail(started));
+                next(Applied{std::string(kKindRollout), ref.Key(), "created"});
+              });
+        });
   }
 
   // The platform a rollout's annotation ramp.dev/platform names, else the daemon's default.

@@ -548,5 +548,55 @@ TEST_F(KubeE2eTest, AnalysisStepRunsAKubernetesJobAndTheCliPromotes) {
   })) << Status("web").dump();
 }
 
+// Migrating a Deployment: the Rollout names it in workloadRef and carries no template; ramp runs
+// the Deployment's template, never writes it into the Rollout, scales the Deployment down once
+// the Rollout is Healthy (scaleDown: onsuccess), and rolls a change of the Deployment's template
+// through the Rollout's steps.
+TEST_F(KubeE2eTest, WorkloadRefTakesOverADeployment) {
+  const std::string h1 = Hash("web", "ghcr.io/example/web:1.0");
+  const std::string h2 = Hash("web", "ghcr.io/example/web:2.0");
+  Create(kServices, Service("web-stable", "web"));
+  Create(kServices, Service("web-canary", "web"));
+  Create("/apis/apps/v1/namespaces/default/deployments",
+         json{{"apiVersion", "apps/v1"},
+              {"kind", "Deployment"},
+              {"metadata", {{"name", "web"}, {"namespace", "default"}}},
+              {"spec",
+               {{"replicas", 4},
+                {"selector", {{"matchLabels", {{"app", "web"}}}}},
+                {"template", Template("web", "ghcr.io/example/web:1.0")}}}});
+  json rollout = CanaryRollout();
+  rollout["spec"].erase("template");
+  rollout["spec"].erase("selector");
+  rollout["spec"]["workloadRef"] = {{"apiVersion", "apps/v1"},
+                                    {"kind", "Deployment"},
+                                    {"name", "web"},
+                                    {"scaleDown", "onsuccess"}};
+  Create(kRollouts, rollout);
+  ASSERT_TRUE(Eventually([&] {
+    json s = Status("web");
+    return s.value("phase", "") == "Healthy" && s.value("stableRS", "") == h1;
+  })) << Status("web").dump();
+  EXPECT_TRUE(Eventually([&] { return Selected("web-stable") == h1; })) << Selected("web-stable");
+  EXPECT_TRUE(Eventually([&] {
+    auto d = fake_->Object("deployments", "default", "web");
+    return d && (*d)["spec"].value("replicas", -1) == 0;
+  }));
+  // The Rollout in the cluster still has no template or selector of its own.
+  json stored = Rollout("web");
+  EXPECT_FALSE(stored["spec"].contains("template")) << stored.dump();
+  EXPECT_FALSE(stored["spec"].contains("selector")) << stored.dump();
+
+  // A new image in the Deployment is a new revision of the Rollout.
+  auto r = api_->JsonPatch("/apis/apps/v1/namespaces/default/deployments/web",
+                           json::array({{{"op", "replace"},
+                                         {"path", "/spec/template/spec/containers/0/image"},
+                                         {"value", "ghcr.io/example/web:2.0"}}}));
+  ASSERT_EQ(r.status, 200) << r.raw;
+  ASSERT_TRUE(WaitFor("web", "Paused", 1));
+  EXPECT_EQ(Status("web").value("currentPodHash", ""), h2);
+  EXPECT_TRUE(Eventually([&] { return Selected("web-canary") == h2; })) << Selected("web-canary");
+}
+
 }  // namespace
 }  // namespace ramp

@@ -464,11 +464,14 @@ class KubeStore : public KubeStateStore {
 
   void WriteState(const ObjectRef& ref, std::string state, StatusCallback done) {
     const std::string name = RampStateConfigMapName(ref.name);
+    bool unchanged = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = written_state_.find(ref);
-      if (it != written_state_.end() && it->second == state) return done(OkStatus());
+      unchanged = it != written_state_.end() && it->second == state;
     }
+    // (`done` runs without the lock: it goes on to write the runs and the status.)
+    if (unchanged) return done(OkStatus());
     auto remember = [this, ref, state](Status s) {
       if (s.ok()) {
         std::lock_guard<std::mutex> lock(mu_);

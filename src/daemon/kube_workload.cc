@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "kube/informer.h"
+#include "kube/json_path.h"
 #include "spec/rollout.h"
 
 namespace ramp::daemon {
@@ -42,31 +43,16 @@ std::string GroupOf(std::string_view api_version) {
   return slash == std::string_view::npos ? "" : std::string(api_version.substr(0, slash));
 }
 
+// Short names for the shared path reads (kube/json_path.h).
+using kube::JsonAt;
 const json* Find(const json& object, std::initializer_list<const char*> path) {
-  const json* cur = &object;
-  for (const char* key : path) {
-    if (!cur->is_object()) return nullptr;
-    auto it = cur->find(key);
-    if (it == cur->end()) return nullptr;
-    cur = &*it;
-  }
-  return cur;
+  return JsonAt(object, path);
 }
-
 const json* FindPath(const json& object, const std::vector<const char*>& path) {
-  const json* cur = &object;
-  for (const char* key : path) {
-    if (!cur->is_object()) return nullptr;
-    auto it = cur->find(key);
-    if (it == cur->end()) return nullptr;
-    cur = &*it;
-  }
-  return cur;
+  return JsonAt(object, path);
 }
-
 std::string Str(const json& object, std::initializer_list<const char*> path) {
-  const json* v = Find(object, path);
-  return v != nullptr && v->is_string() ? v->get<std::string>() : "";
+  return kube::JsonString(object, path);
 }
 
 std::optional<int64_t> Int(const json& object, std::initializer_list<const char*> path) {

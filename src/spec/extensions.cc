@@ -32,13 +32,17 @@ constexpr std::string_view kRampAnnotationPrefix = "ramp.dev/";
 constexpr std::string_view kPlatformAnnotation = "ramp.dev/platform";
 constexpr std::string_view kStaticInstancesAnnotation = "ramp.dev/static-instances";
 constexpr std::string_view kTrafficRouterAnnotation = "ramp.dev/traffic-router";
+// Kubernetes mode: lets ramp replace a ReplicaSet another controller created for the same pod
+// template (docs/kubernetes.md, "Taking over from Argo Rollouts"); "true" or "false".
+constexpr std::string_view kReplaceReplicaSetsAnnotation = "ramp.dev/replace-replicasets";
 constexpr std::string_view kNotificationsPrefix = "notifications.argoproj.io/";
 constexpr std::string_view kSubscribePrefix = "subscribe.";
 constexpr std::string_view kSubscribeYaml = "subscribe_yaml";
 constexpr std::string_view kRampApiVersion = "ramp.dev/v1alpha1";
 
 constexpr std::string_view kRampAnnotations[] = {kPlatformAnnotation, kStaticInstancesAnnotation,
-                                                 kTrafficRouterAnnotation};
+                                                 kTrafficRouterAnnotation,
+                                                 kReplaceReplicaSetsAnnotation};
 constexpr std::string_view kPlatforms[] = {"static", "process", "kubernetes"};
 constexpr std::string_view kRouters[] = {"ramp/proxy", "ramp/haproxy", "ramp/nginx"};
 constexpr std::string_view kMetricProviders[] = {"ramp/builtin", "ramp/judge-errors",
@@ -1590,6 +1594,10 @@ void ValidateRolloutAnnotations(DecodeContext* ctx, const Node* annotations,
         if (!e.value.IsScalar()) continue;
         instances = &e;
         CheckStaticInstances(ctx, e, kp);
+      } else if (e.key == kReplaceReplicaSetsAnnotation) {
+        if (!e.value.IsScalar() || (e.value.scalar != "true" && e.value.scalar != "false")) {
+          ctx->Error(e.key_mark, kp, "must be \"true\" or \"false\"");
+        }
       } else {
         ctx->Error(e.key_mark, kp,
                    "unknown ramp annotation " + Q(e.key) + Hint(e.key, Names(kRampAnnotations)) +

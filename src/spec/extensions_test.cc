@@ -559,6 +559,19 @@ TEST(Annotations, UnknownRampKey) {
                              "unknown ramp annotation \"ramp.dev/x\"; known")));
 }
 
+TEST(Annotations, ReplaceReplicaSetsIsTrueOrFalse) {
+  for (const char* ok : {"\"true\"", "\"false\""}) {
+    Fixture g(std::string("annotations:\n  ramp.dev/replace-replicasets: ") + ok + "\n");
+    Annotations(g);
+    EXPECT_THAT(g.diags.items(), IsEmpty()) << ok;
+  }
+  Fixture f("annotations:\n  ramp.dev/replace-replicasets: \"yes\"\n");
+  Annotations(f);
+  EXPECT_THAT(f.Errors(),
+              ElementsAre(At(2, 3, "metadata.annotations[\"ramp.dev/replace-replicasets\"]",
+                             "must be \"true\" or \"false\"")));
+}
+
 TEST(Annotations, TrafficRouterOfABlueGreenRollout) {
   Fixture f(R"y(annotations:
   ramp.dev/traffic-router: |

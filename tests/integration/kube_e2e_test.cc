@@ -301,9 +301,10 @@ TEST_F(KubeE2eTest, BasicCanaryThroughItsStepsWithADroppedWatchAndConflicts) {
                          {{"HASH1", h1}, {"ROLLOUT_UID", uid}});
   }));
   for (const char* svc : {"web-stable", "web-canary"}) {
-    EXPECT_TRUE(
-        ObjectMatches(Svc(svc), "service-pointed.yaml",
-                      {{"SERVICE", svc}, {"APP", "web"}, {"HASH", h1}, {"ROLLOUT", "web"}}));
+    EXPECT_TRUE(EventuallyMatches([&] {
+      return ObjectMatches(Svc(svc), "service-pointed.yaml",
+                           {{"SERVICE", svc}, {"APP", "web"}, {"HASH", h1}, {"ROLLOUT", "web"}});
+    }));
   }
 
   // A new image: setWeight 50 (2 of 4 pods), then the indefinite pause.
@@ -509,6 +510,12 @@ TEST_F(KubeE2eTest, AnalysisStepRunsAKubernetesJobAndTheCliPromotes) {
     return true;
   }));
   const std::string run_uid = run["metadata"].value("uid", "");
+  const std::string rollout_uid = Rollout("web")["metadata"].value("uid", "");
+  EXPECT_TRUE(EventuallyMatches([&] {
+    auto r = fake_->Object("analysisruns", "default", run["metadata"].value("name", ""));
+    return ObjectMatches(r.value_or(json()), "analysisrun-web-step.yaml",
+                         {{"HASH2", h2}, {"ROLLOUT_UID", rollout_uid}});
+  }));
   const json labels = run["metadata"].value("labels", json::object());
   EXPECT_EQ(labels.value("rollouts-pod-template-hash", ""), h2) << run.dump();
   EXPECT_EQ(labels.value("rollout-type", ""), "Step") << run.dump();
@@ -596,6 +603,68 @@ TEST_F(KubeE2eTest, WorkloadRefTakesOverADeployment) {
   ASSERT_TRUE(WaitFor("web", "Paused", 1));
   EXPECT_EQ(Status("web").value("currentPodHash", ""), h2);
   EXPECT_TRUE(Eventually([&] { return Selected("web-canary") == h2; })) << Selected("web-canary");
+}
+
+// Taking over from Argo Rollouts: a ReplicaSet Argo created runs the Rollout's template under
+// Argo's own hash. ramp does not start a second copy of the same pods silently; once the Rollout
+// is annotated ramp.dev/replace-replicasets=true it replaces that ReplicaSet.
+TEST_F(KubeE2eTest, AnArgoReplicaSetIsNeverReRolledSilently) {
+  const std::string h1 = Hash("web", "ghcr.io/example/web:1.0");
+  Create(kServices, Service("web-stable", "web"));
+  Create(kServices, Service("web-canary", "web"));
+  // Stop ramp while "Argo" sets the scene, so it meets the cluster as a new controller would.
+  auto clock = NewSystemClock();
+  serve_->Stop(*clock, std::chrono::seconds(10));
+  Create(kRollouts, CanaryRollout());
+  const json rollout = Rollout("web");
+  json template_with_hash = Template("web", "ghcr.io/example/web:1.0");
+  template_with_hash["metadata"]["labels"]["rollouts-pod-template-hash"] = "5f57cccc76";
+  json argo_rs = {
+      {"apiVersion", "apps/v1"},
+      {"kind", "ReplicaSet"},
+      {"metadata",
+       {{"name", "web-5f57cccc76"},
+        {"namespace", "default"},
+        {"labels", {{"app", "web"}, {"rollouts-pod-template-hash", "5f57cccc76"}}},
+        {"annotations", {{"rollout.argoproj.io/revision", "1"}}},
+        {"ownerReferences", json::array({{{"apiVersion", "argoproj.io/v1alpha1"},
+                                          {"kind", "Rollout"},
+                                          {"name", "web"},
+                                          {"uid", rollout["metadata"]["uid"]},
+                                          {"controller", true},
+                                          {"blockOwnerDeletion", true}}})}}},
+      {"spec",
+       {{"replicas", 4},
+        {"selector",
+         {{"matchLabels", {{"app", "web"}, {"rollouts-pod-template-hash", "5f57cccc76"}}}}},
+        {"template", template_with_hash}}}};
+  Create("/apis/apps/v1/namespaces/default/replicasets", argo_rs);
+  StartServe();
+
+  // Refused, and said so on the Rollout; nothing new runs.
+  ASSERT_TRUE(Eventually([&] {
+    auto events = fake_->Objects("events", "default");
+    if (!events) return false;
+    for (const json& e : *events) {
+      if (e.value("message", "").find("web-5f57cccc76 already runs this pod template") !=
+          std::string::npos) {
+        return true;
+      }
+    }
+    return false;
+  }));
+  EXPECT_FALSE(fake_->Object("replicasets", "default", "web-" + h1).has_value());
+
+  // The user lets ramp replace it.
+  auto r = api_->Merge(
+      std::string(kRollouts) + "/web",
+      json{{"metadata", {{"annotations", {{"ramp.dev/replace-replicasets", "true"}}}}}});
+  ASSERT_EQ(r.status, 200) << r.raw;
+  ASSERT_TRUE(Eventually([&] {
+    json s = Status("web");
+    return s.value("phase", "") == "Healthy" && s.value("stableRS", "") == h1;
+  })) << Status("web").dump();
+  EXPECT_TRUE(Eventually([&] { return Selected("web-stable") == h1; }));
 }
 
 }  // namespace

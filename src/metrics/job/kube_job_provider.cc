@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kube/json_path.h"
 #include "kube/kube_client.h"
 #include "metrics/common/provider_util.h"
 #include "metrics/job/job_config.h"
@@ -50,21 +51,12 @@ struct Core {
   std::map<std::string, std::vector<StatusCallback>> creating;  // guarded by mu
 };
 
-// The value at `path` of `j`, or null when a step is missing or not an object.
+// Short names for the shared path reads (kube/json_path.h).
 const json* Find(const json& j, std::initializer_list<const char*> path) {
-  const json* cur = &j;
-  for (const char* key : path) {
-    if (!cur->is_object()) return nullptr;
-    auto it = cur->find(key);
-    if (it == cur->end()) return nullptr;
-    cur = &*it;
-  }
-  return cur;
+  return kube::JsonAt(j, path);
 }
-
 std::string Str(const json& j, std::initializer_list<const char*> path) {
-  const json* v = Find(j, path);
-  return v != nullptr && v->is_string() ? v->get<std::string>() : std::string();
+  return kube::JsonString(j, path);
 }
 
 // `*slot` as an object: a missing or null value becomes {}; anything else is an error.

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kube/informer.h"
+#include "kube/json_path.h"
 #include "platform/kubernetes/kube_objects.h"
 
 namespace ramp::platform {
@@ -23,14 +24,7 @@ constexpr char kHashLabel[] = "rollouts-pod-template-hash";
 constexpr char kReplaceAnnotation[] = "ramp.dev/replace-replicasets";
 
 std::string Str(const json& o, std::initializer_list<const char*> path) {
-  const json* cur = &o;
-  for (const char* key : path) {
-    if (!cur->is_object()) return "";
-    auto it = cur->find(key);
-    if (it == cur->end()) return "";
-    cur = &*it;
-  }
-  return cur->is_string() ? cur->get<std::string>() : "";
+  return k::JsonString(o, path);
 }
 
 // The Rollout that controls `object` (an ownerReference of kind Rollout), or "".
@@ -241,7 +235,10 @@ class KubePlatform : public Platform {
           revision.rollout.name, owner.empty() ? "none" : owner)));
     }
     json want = json::parse(revision.pod_template_json, nullptr, false);
-    if (!kube_objects::ReplicaSetMatchesTemplate(rs, want)) {
+    // A revision ramp only knows from the cluster (a ReplicaSet another controller created) has
+    // no template of ramp's to compare: it is scaled as it is.
+    const bool known_template = want.is_object() && !want.empty();
+    if (known_template && !kube_objects::ReplicaSetMatchesTemplate(rs, want)) {
       return done(AlreadyExistsError(fmt::format(
           "kubernetes: ReplicaSet {}/{} has another pod template under the same hash (a hash "
           "collision): refusing to change it",

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "net/testing/http_test_server.h"
 #include "proxy/proxy_server.h"
@@ -364,10 +365,17 @@ TEST_F(ProxyTest, AdminApiAndPersistenceAcrossRestart) {
   EXPECT_EQ(json::parse(Body(call("GET", "/v1/services", "")))["services"], json({"shop"}));
   EXPECT_EQ(Body(Get(proxy->ServicePort("shop"), "/")), "canary");
   EXPECT_EQ(StatusOf(call("GET", "/healthz", "")), 200);
-  std::string metrics = call("GET", "/metrics", "");
-  EXPECT_NE(metrics.find("ramp_proxy_requests_total{service=\"shop\",revision=\"canary\"} 1"),
-            std::string::npos)
-      << metrics;
+  // The proxy counts a request once its answer is written, which can be just after the client
+  // has read it: the counters are polled (with a deadline) rather than read once.
+  const std::string counted = "ramp_proxy_requests_total{service=\"shop\",revision=\"canary\"} 1";
+  std::string metrics;
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+       std::chrono::steady_clock::now() < deadline;
+       std::this_thread::sleep_for(std::chrono::milliseconds(10))) {
+    metrics = call("GET", "/metrics", "");
+    if (metrics.find(counted) != std::string::npos) break;
+  }
+  EXPECT_NE(metrics.find(counted), std::string::npos) << metrics;
   std::string signals = call("GET", "/v1/services/shop/signals?window=5m", "");
   ASSERT_EQ(StatusOf(signals), 200) << signals;
   EXPECT_EQ(json::parse(Body(signals))["revisions"]["canary"]["window"]["requests"].get<int>(), 1);

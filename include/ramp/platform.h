@@ -58,6 +58,9 @@ struct RevisionSpec {
   std::map<std::string, std::string> annotations;
   // The Rollout's own annotations: the static platform reads its instance list from them.
   std::map<std::string, std::string> rollout_annotations;
+  // When the revision may be scaled to zero (scaleDownDelaySeconds, abortScaleDownDelaySeconds):
+  // the kubernetes platform writes it as Argo's scale-down-deadline annotation; others ignore it.
+  std::optional<Time> scale_down_at;
 };
 
 // The state of one instance (a process, a listed host, a pod).

@@ -4,10 +4,12 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <future>
 #include <iostream>
 #include <mutex>
 #include <sstream>
@@ -27,6 +29,7 @@
 #include "hooks/webhook.h"
 #include "kube/kube_client.h"
 #include "kube/kube_config.h"
+#include "kube/leader_election.h"
 #include "metrics/register.h"
 #include "net/event_loop.h"
 #include "platform/kubernetes/kube_platform.h"
@@ -59,6 +62,12 @@ struct ServeFlags {
   std::string namespace_;  // "" = every namespace
   double qps = 40;
   int burst = 80;
+  // Leader election (Argo's --leader-elect and its three durations, in seconds).
+  bool leader_elect = true;
+  std::string leader_namespace;
+  double lease_duration = 15;
+  double renew_deadline = 10;
+  double retry_period = 2;
   int threads = 2;
   double resync_seconds = 1;
   int port_min = 20000;
@@ -135,8 +144,11 @@ int RunServe(const ServeFlags& f) {
   auto loop = net::EventLoop::Start(f.threads);
   // Kubernetes mode: the API server is the store, ReplicaSets the platform, Services the switch.
   std::unique_ptr<kube::KubeClient> kube_client;
+  std::unique_ptr<kube::LeaderElector> elector;
+  std::shared_ptr<std::atomic<bool>> releasing;  // set while handing the lease over
   std::unique_ptr<store::KubeStateStore> kube_store;
   std::unique_ptr<Platform> kube_platform;
+  char host[256] = {0};
   if (kube_mode) {
     auto config = kube::ResolveKubeConfig(f.kubeconfig, f.context);
     if (!config) {
@@ -150,7 +162,6 @@ int RunServe(const ServeFlags& f) {
     ko.clock = clock.get();
     ko.qps = f.qps;
     ko.burst = f.burst;
-    char host[256] = {0};
     ::gethostname(host, sizeof host - 1);
     ko.instance = host;
     auto client = kube::KubeClient::New(std::move(ko));
@@ -159,6 +170,53 @@ int RunServe(const ServeFlags& f) {
       return 1;
     }
     kube_client = std::move(*client);
+    if (f.leader_elect) {
+      // Only the leader acts; a standby waits here until it leads (or is told to stop).
+      auto leading = std::make_shared<std::atomic<bool>>(false);
+      releasing = std::make_shared<std::atomic<bool>>(false);
+      kube::LeaderElectionOptions lo;
+      lo.client = kube_client.get();
+      lo.timers = loop.get();
+      lo.clock = clock.get();
+      lo.namespace_ = f.leader_namespace.empty() ? config->namespace_ : f.leader_namespace;
+      lo.lock_name = kube::LeaderLockName(f.instance_id);
+      lo.identity = kube::NewLeaderIdentity(host);
+      auto seconds = [](double s) {
+        return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s));
+      };
+      lo.lease_duration = seconds(f.lease_duration);
+      lo.renew_deadline = seconds(f.renew_deadline);
+      lo.retry_period = seconds(f.retry_period);
+      lo.on_started_leading = [leading] { leading->store(true); };
+      lo.on_stopped_leading = [releasing] {
+        if (releasing->load()) return;  // our own graceful handover at shutdown
+        // As client-go controllers do: a controller that may no longer be the only one acting
+        // stops at once; its Deployment restarts it as a standby.
+        LogLine("", "leader election: leadership lost, exiting");
+        std::_Exit(1);
+      };
+      lo.log = [](std::string_view line) { LogLine("", fmt::format("leader election: {}", line)); };
+      const std::string lock = lo.namespace_ + "/" + lo.lock_name;
+      const std::string identity = lo.identity;
+      auto started = kube::LeaderElector::Start(std::move(lo));
+      if (!started) {
+        std::cerr << "ramp serve: leader election: " << started.error().message() << "\n";
+        return 2;
+      }
+      elector = std::move(*started);
+      LogLine("", fmt::format("leader election: {} waiting to lead (Lease {})", identity, lock));
+      while (!leading->load()) {
+        timespec wait{0, 200'000'000};
+        const int sig = sigtimedwait(&set, nullptr, &wait);
+        if (sig > 0) {
+          LogLine("", fmt::format("signal {}: stopping before leading", sig));
+          elector.reset();
+          loop->Stop();
+          return 0;
+        }
+      }
+      LogLine("", fmt::format("leader election: {} leads", identity));
+    }
     store::KubeStoreOptions so;
     so.client = kube_client.get();
     so.timers = loop.get();
@@ -392,6 +450,18 @@ int RunServe(const ServeFlags& f) {
   (*runs)->Shutdown();
   (*d)->Shutdown();
   d->reset();
+  if (elector) {
+    // A graceful stop hands the lease over at once instead of making the standby wait it out.
+    auto released = std::make_shared<std::promise<Status>>();
+    auto answer = released->get_future();
+    releasing->store(true);
+    elector->Release([released](Status s) { released->set_value(std::move(s)); });
+    if (answer.wait_for(std::chrono::seconds(3)) == std::future_status::ready) {
+      Status s = answer.get();
+      if (!s.ok()) LogLine("", "leader election: releasing the lease: " + s.message());
+    }
+    elector.reset();
+  }
   loop->Stop();
   return 0;
 }
@@ -416,6 +486,20 @@ void RegisterServe(CLI::App* app) {
   cmd->add_option("--context", flags->context, "Kubernetes mode: kubeconfig context");
   cmd->add_option("--namespace", flags->namespace_,
                   "Kubernetes mode: watch only this namespace (default: every namespace)");
+  cmd->add_option("--leader-elect", flags->leader_elect,
+                  "Kubernetes mode: act only while holding the Lease ramp-controller-lock[-ID]")
+      ->capture_default_str();
+  cmd->add_option("--leader-election-namespace", flags->leader_namespace,
+                  "Kubernetes mode: the Lease's namespace (default: the kubeconfig's)");
+  cmd->add_option("--leader-election-lease-duration", flags->lease_duration,
+                  "Kubernetes mode: seconds a standby waits before taking an unrenewed lease")
+      ->capture_default_str();
+  cmd->add_option("--leader-election-renew-deadline", flags->renew_deadline,
+                  "Kubernetes mode: seconds the leader may fail to renew before it stops")
+      ->capture_default_str();
+  cmd->add_option("--leader-election-retry-period", flags->retry_period,
+                  "Kubernetes mode: seconds between lease attempts")
+      ->capture_default_str();
   cmd->add_option("--qps", flags->qps, "Kubernetes mode: API requests per second")
       ->capture_default_str();
   cmd->add_option("--burst", flags->burst, "Kubernetes mode: API request burst")

@@ -34,6 +34,7 @@ RevisionSpec MakeRevisionSpec(const ObjectRef& ref, const spec::Rollout& rollout
   rs.labels = scale.labels;
   rs.annotations = scale.annotations;
   rs.rollout_annotations = rollout.metadata.annotations;
+  rs.scale_down_at = record.scale_down_at;
   return rs;
 }
 
@@ -331,6 +332,7 @@ class ControllerImpl : public RolloutController,
       AddRouterReassertion(result.state, &pre);
       reassert_router_ = false;
     }
+    AddScaleDownDeadlines(state_, result.state, intents, &pre);
     engine::RolloutState previous = std::move(state_);
     state_ = std::move(result.state);
     Publish();
@@ -406,6 +408,33 @@ class ControllerImpl : public RolloutController,
       auto it = sent_endpoints_.find(hash);
       if (it != sent_endpoints_.end() && it->second == addresses) continue;
       endpoint_updates_.push_back({hash, addresses});
+    }
+  }
+
+  // A revision whose scale-down deadline changed without a change of its size: on Kubernetes the
+  // deadline is part of the ReplicaSet (Argo's scale-down-deadline annotation), so the platform
+  // is told again at the size it has. Other platforms keep no such record.
+  void AddScaleDownDeadlines(const engine::RolloutState& before, const engine::RolloutState& after,
+                             const std::vector<engine::Intent>& intents,
+                             std::vector<engine::Intent>* out) {
+    if (deps_.platform->Type() != "kubernetes") return;
+    for (const engine::RevisionRecord& r : after.revisions) {
+      std::optional<Time> was;
+      for (const engine::RevisionRecord& b : before.revisions) {
+        if (b.hash == r.hash) was = b.scale_down_at;
+      }
+      if (was == r.scale_down_at) continue;
+      bool scaled = false;
+      for (const engine::Intent& i : intents) {
+        if (const auto* s = std::get_if<engine::ScaleRevision>(&i); s && s->hash == r.hash) {
+          scaled = true;
+        }
+      }
+      if (scaled) continue;
+      for (const RevisionStatus& l : listed_) {
+        if (l.hash == r.hash)
+          out->push_back(engine::ScaleRevision{r.hash, l.desired_replicas, {}, {}});
+      }
     }
   }
 

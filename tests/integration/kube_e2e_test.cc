@@ -210,7 +210,15 @@ class KubeE2eTest : public ::testing::Test {
     }
   }
 
-  void StartServe() {
+  void StartServe(const std::vector<std::string>& extra = {}) {
+    auto p = StartController("state", extra);
+    ASSERT_TRUE(p) << "ramp serve did not start";
+    serve_ = std::move(p);
+  }
+
+  // One `ramp serve --platform kubernetes` process with its own state directory and log.
+  std::unique_ptr<Subprocess> StartController(const std::string& name,
+                                              const std::vector<std::string>& extra) {
     SubprocessOptions o;
     o.argv = {std::string(RAMP_BINARY_DIR) + "/src/cli/ramp",
               "serve",
@@ -219,16 +227,24 @@ class KubeE2eTest : public ::testing::Test {
               "--kubeconfig",
               (dir_ / "kubeconfig").string(),
               "--state",
-              (dir_ / "state").string(),
+              (dir_ / name).string(),
               "--listen",
               "127.0.0.1:0",
               "--resync",
               "0.2"};
+    o.argv.insert(o.argv.end(), extra.begin(), extra.end());
     o.env = {"PATH=/usr/bin:/bin", "HOME=" + dir_.string()};
     o.output_path = (dir_ / "serve.log").string();
     auto p = Subprocess::Start(o);
-    ASSERT_TRUE(p.has_value()) << p.error().message();
-    serve_ = std::move(*p);
+    EXPECT_TRUE(p.has_value()) << p.error().message();
+    return p ? std::move(*p) : nullptr;
+  }
+
+  // The holder of ramp's leader Lease, "" when none.
+  std::string LeaseHolder() {
+    auto lease = fake_->Object("leases", "default", "ramp-controller-lock");
+    if (!lease) return "";
+    return (*lease)["spec"].value("holderIdentity", "");
   }
 
   json Rollout(const std::string& name) {
@@ -436,7 +452,21 @@ TEST_F(KubeE2eTest, BlueGreenWithManualPromotion) {
     return s.value("phase", "") == "Healthy" && s.value("stableRS", "") == h2;
   })) << Status("shop").dump();
   EXPECT_TRUE(Eventually([&] { return Selected("shop-active") == h2; })) << Selected("shop-active");
+  // The old revision waits out scaleDownDelaySeconds with Argo's scale-down-deadline annotation
+  // on its ReplicaSet (RFC 3339 at whole seconds), then goes to zero, which removes it.
+  EXPECT_TRUE(Eventually([&] {
+    for (const auto& r : fake_->Requests()) {
+      if (r.method == "PATCH" && r.path.find("/replicasets/shop-" + h1) != std::string::npos &&
+          r.body.find("\"scale-down-deadline\":\"20") != std::string::npos) {
+        return true;
+      }
+    }
+    return false;
+  }));
   EXPECT_TRUE(Eventually([&] { return ReplicaSet("shop-" + h1)["spec"]["replicas"] == 0; }));
+  EXPECT_FALSE(ReplicaSet("shop-" + h1)["metadata"]
+                   .value("annotations", json::object())
+                   .contains("scale-down-deadline"));
 }
 
 TEST_F(KubeE2eTest, ARestartedControllerContinuesFromTheCluster) {
@@ -665,6 +695,48 @@ TEST_F(KubeE2eTest, AnArgoReplicaSetIsNeverReRolledSilently) {
     return s.value("phase", "") == "Healthy" && s.value("stableRS", "") == h1;
   })) << Status("web").dump();
   EXPECT_TRUE(Eventually([&] { return Selected("web-stable") == h1; }));
+}
+
+// High availability: two controller processes share one Lease. The leader drives a canary to
+// its pause and dies without a word (SIGKILL); the standby takes the lease once it expires,
+// resumes the rollout from the cluster and, promoted, finishes it with the same outcome.
+TEST_F(KubeE2eTest, AStandbyTakesOverMidCanaryAndFinishesIt) {
+  const std::string h1 = Hash("web", "ghcr.io/example/web:1.0");
+  const std::string h2 = Hash("web", "ghcr.io/example/web:2.0");
+  const std::vector<std::string> fast = {"--leader-election-lease-duration", "2",
+                                         "--leader-election-renew-deadline", "1.5",
+                                         "--leader-election-retry-period",   "0.3"};
+  auto clock = NewSystemClock();
+  serve_->Stop(*clock, std::chrono::seconds(10));  // hands its lease over (graceful stop)
+  StartServe(fast);
+  ASSERT_TRUE(Eventually([&] { return !LeaseHolder().empty(); }));
+  const std::string first = LeaseHolder();
+  auto standby = StartController("state-standby", fast);
+  ASSERT_TRUE(standby);
+
+  Create(kServices, Service("web-stable", "web"));
+  Create(kServices, Service("web-canary", "web"));
+  Create(kRollouts, CanaryRollout());
+  ASSERT_TRUE(WaitFor("web", "Healthy"));
+  SetImage("web", "ghcr.io/example/web:2.0");
+  ASSERT_TRUE(WaitFor("web", "Paused", 1));
+  EXPECT_EQ(LeaseHolder(), first);
+
+  serve_.reset();  // SIGKILL: no release, the standby must wait the lease out
+  PatchStatus("web", json{{"pauseConditions", nullptr}});
+  ASSERT_TRUE(Eventually([&] {
+    json s = Status("web");
+    return s.value("phase", "") == "Healthy" && s.value("stableRS", "") == h2;
+  })) << Status("web").dump();
+  EXPECT_NE(LeaseHolder(), first);
+  EXPECT_FALSE(LeaseHolder().empty());
+  EXPECT_TRUE(Eventually([&] { return ReplicaSet("web-" + h1)["spec"]["replicas"] == 0; }));
+  EXPECT_EQ(ReplicaSet("web-" + h2)["spec"]["replicas"], 4);
+  EXPECT_TRUE(Eventually([&] { return Selected("web-stable") == h2; }));
+  auto sets = fake_->Objects("replicasets", "default");
+  ASSERT_TRUE(sets.has_value());
+  EXPECT_EQ(sets->size(), 2u);  // one per revision: the standby created nothing twice
+  standby->Stop(*clock, std::chrono::seconds(10));
 }
 
 }  // namespace

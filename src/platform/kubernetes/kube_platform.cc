@@ -250,8 +250,13 @@ class KubePlatform : public Platform {
     if (!renumber) return done(renumber.error());
     auto scale = [this, revision, replicas, rs](StatusCallback done) {
       const json& spec = rs.value("spec", json::object());
-      if (spec.value("replicas", -1) == replicas) return done(OkStatus());
-      ScaleRevision(revision.rollout, revision.hash, replicas, std::move(done));
+      if (spec.value("replicas", -1) == replicas) return Deadline(revision, rs, std::move(done));
+      ScaleRevision(revision.rollout, revision.hash, replicas,
+                    [this, revision, replicas, rs, done = std::move(done)](Status s) mutable {
+                      // Scaling to zero removes the deadline itself (ScalePatch).
+                      if (!s.ok() || replicas == 0) return done(s);
+                      Deadline(revision, rs, std::move(done));
+                    });
     };
     if (renumber->empty()) return scale(std::move(done));
     o_.client->Patch(k::ReplicaSets(), revision.rollout.namespace_,
@@ -260,6 +265,26 @@ class KubePlatform : public Platform {
                        if (!r) return done(r.error());
                        Remember(*r);
                        scale(std::move(done));
+                     });
+  }
+
+  // Writes or removes Argo's scale-down-deadline annotation so it says what the engine decided.
+  void Deadline(const RevisionSpec& revision, const json& rs, StatusCallback done) {
+    const std::optional<Time> have = kube_objects::ScaleDownDeadline(rs);
+    const bool same =
+        revision.scale_down_at
+            ? have && kube_objects::FormatScaleDownDeadline(*have) ==
+                          kube_objects::FormatScaleDownDeadline(*revision.scale_down_at)
+            : !have;
+    if (same) return done(OkStatus());
+    const json patch = revision.scale_down_at
+                           ? kube_objects::SetScaleDownDeadlinePatch(*revision.scale_down_at)
+                           : kube_objects::ClearScaleDownDeadlinePatch();
+    o_.client->Patch(k::ReplicaSets(), revision.rollout.namespace_,
+                     RsName(revision.rollout, revision.hash), k::PatchType::kMerge, patch, "",
+                     [this, done = std::move(done)](StatusOr<json> r) {
+                       if (r) Remember(*r);
+                       done(r ? OkStatus() : r.error());
                      });
   }
 

@@ -222,6 +222,7 @@ int RunServe(const ServeFlags& f) {
     so.timers = loop.get();
     so.clock = clock.get();
     so.namespace_ = f.namespace_;
+    so.instance_id = f.instance_id;
     auto made_store = store::NewKubeStateStore(so);
     if (!made_store) {
       std::cerr << "ramp serve: state store: " << made_store.error().message() << "\n";

@@ -739,5 +739,26 @@ TEST_F(KubeE2eTest, AStandbyTakesOverMidCanaryAndFinishesIt) {
   standby->Stop(*clock, std::chrono::seconds(10));
 }
 
+// Argo's controller sharding: a Rollout labelled for another controller instance
+// (argo-rollouts.argoproj.io/controller-instance-id) is left alone by a ramp without that
+// --instance-id, while the Rollouts without the label are driven as usual.
+TEST_F(KubeE2eTest, RolloutsOfAnotherControllerInstanceAreLeftAlone) {
+  json other = CanaryRollout();
+  other["metadata"]["name"] = "other";
+  other["metadata"]["labels"] = {{"argo-rollouts.argoproj.io/controller-instance-id", "team-b"}};
+  Create(kRollouts, other);
+  Create(kServices, Service("web-stable", "web"));
+  Create(kServices, Service("web-canary", "web"));
+  Create(kRollouts, CanaryRollout());
+  // Applied after "other", so once "web" is Healthy "other" has been seen and skipped.
+  ASSERT_TRUE(WaitFor("web", "Healthy"));
+  EXPECT_FALSE(Rollout("other").contains("status")) << Rollout("other").dump();
+  auto sets = fake_->Objects("replicasets", "default");
+  ASSERT_TRUE(sets.has_value());
+  for (const json& rs : *sets) {
+    EXPECT_EQ(rs["metadata"]["name"].get<std::string>().rfind("other-", 0), std::string::npos);
+  }
+}
+
 }  // namespace
 }  // namespace ramp

@@ -23,6 +23,7 @@ namespace k = ramp::kube;
 constexpr char kStateKey[] = "state.json";
 constexpr char kStateOfLabel[] = "ramp.dev/state-of";
 constexpr int kWriteAttempts = 5;
+constexpr char kInstanceIdLabel[] = "argo-rollouts.argoproj.io/controller-instance-id";
 
 const k::Resource& RolloutWebhooksResource() {
   static const k::Resource* r =
@@ -167,7 +168,10 @@ class KubeStore : public KubeStateStore {
             return done(Fail(listed.error()));
           }
           std::vector<StoredObject> out;
-          for (json& item : listed->items) out.push_back(Split(k, std::move(item)));
+          for (json& item : listed->items) {
+            if (k == kKindRollout && !OwnedHere(item)) continue;
+            out.push_back(Split(k, std::move(item)));
+          }
           std::sort(out.begin(), out.end(),
                     [](const StoredObject& a, const StoredObject& b) { return a.ref < b.ref; });
           if (k != kKindRollout) return done(std::move(out));
@@ -324,7 +328,8 @@ class KubeStore : public KubeStateStore {
     k::InformerOptions options{*r, o_.namespace_, ""};
     auto informer = k::Informer::Start(
         o_.client, o_.timers, o_.clock, options,
-        [k, on_change = std::move(on_change)](const k::InformerEvent& e) {
+        [this, k, on_change = std::move(on_change)](const k::InformerEvent& e) {
+          if (k == kKindRollout && !OwnedHere(e.object)) return;
           StoreChange c;
           c.type = e.type == k::InformerEvent::Type::kDeleted ? StoreChange::Type::kDeleted
                                                               : StoreChange::Type::kPut;
@@ -344,6 +349,17 @@ class KubeStore : public KubeStateStore {
    private:
     std::unique_ptr<k::Informer> i_;
   };
+
+  // Whether this controller instance serves `rollout` (KubeStoreOptions::instance_id).
+  bool OwnedHere(const json& rollout) const {
+    const json& meta = rollout.value("metadata", json::object());
+    const json& labels = meta.is_object() ? meta.value("labels", json::object()) : json::object();
+    const std::string id = labels.is_object() && labels.contains(kInstanceIdLabel) &&
+                                   labels[kInstanceIdLabel].is_string()
+                               ? labels[kInstanceIdLabel].get<std::string>()
+                               : "";
+    return id == o_.instance_id;
+  }
 
   static std::string Key(std::string_view kind, const ObjectRef& ref) {
     return std::string(kind) + "/" + ref.Key();

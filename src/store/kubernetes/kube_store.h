@@ -40,6 +40,10 @@ struct KubeStoreOptions {
   Timers* timers = nullptr;            // required (watches)
   const Clock* clock = nullptr;        // required
   std::string namespace_;              // "" = every namespace
+  // Argo's controller sharding (--instance-id): List and Watch of Rollouts show only those whose
+  // label argo-rollouts.argoproj.io/controller-instance-id equals this (empty: only Rollouts
+  // without the label), so this controller never acts on another instance's Rollouts.
+  std::string instance_id;
 };
 
 // The store plus what the Kubernetes sync needs to tell ramp's own writes from other writers'.

@@ -67,41 +67,47 @@ class KubePlatform : public Platform {
                       StatusCallback done) override {
     const std::string ns = revision.rollout.namespace_;
     const std::string name = RsName(revision.rollout, revision.hash);
-    o_.client->Get(
-        k::Rollouts(), ns, revision.rollout.name,
-        [this, revision, replicas, ns, name, done = std::move(done)](StatusOr<json> rollout) {
-          if (!rollout) {
-            return done(Status(rollout.error().code(),
-                               fmt::format("kubernetes: rollout {}: {}", revision.rollout.Key(),
-                                           rollout.error().message())));
-          }
-          WithSelector(std::move(*rollout), [this, revision, replicas, ns, name,
-                                             done = std::move(done)](StatusOr<json> rollout) {
-            if (!rollout) return done(rollout.error());
-            o_.client->Get(
-                k::ReplicaSets(), ns, name,
-                [this, revision, replicas, ns, name, rollout = *rollout,
-                 done = std::move(done)](StatusOr<json> existing) mutable {
-                  if (existing) return Adopt(revision, replicas, rollout, *existing, done);
-                  if (existing.error().code() != StatusCode::kNotFound) {
-                    return done(existing.error());
-                  }
-                  if (Status s = CheckNoForeignTwin(revision, rollout); !s.ok()) return done(s);
-                  StatusOr<json> rs = kube_objects::BuildReplicaSet(revision, replicas, rollout);
-                  if (!rs) return done(rs.error());
-                  o_.client->Create(
-                      k::ReplicaSets(), ns, std::move(*rs),
-                      [this, revision, replicas, done = std::move(done)](StatusOr<json> made) {
-                        if (made) Remember(*made);
-                        if (made || made.error().code() != StatusCode::kAlreadyExists) {
-                          return done(made ? OkStatus() : made.error());
-                        }
-                        // Created meanwhile (a second controller, or a retried request).
-                        ScaleRevision(revision.rollout, revision.hash, replicas, done);
-                      });
-                });
-          });
-        });
+    ReadRollout(revision.rollout, [this, revision, replicas, ns, name,
+                                   done = std::move(done)](StatusOr<json> rollout) {
+      if (!rollout) {
+        return done(Status(rollout.error().code(),
+                           fmt::format("kubernetes: rollout {}: {}", revision.rollout.Key(),
+                                       rollout.error().message())));
+      }
+      WithSelector(std::move(*rollout), [this, revision, replicas, ns, name,
+                                         done = std::move(done)](StatusOr<json> rollout) {
+        if (!rollout) return done(rollout.error());
+        o_.client->Get(
+            k::ReplicaSets(), ns, name,
+            [this, revision, replicas, ns, name, rollout = *rollout,
+             done = std::move(done)](StatusOr<json> existing) mutable {
+              if (existing) return Adopt(revision, replicas, rollout, *existing, done);
+              if (existing.error().code() != StatusCode::kNotFound) {
+                return done(existing.error());
+              }
+              if (Status s = CheckNoForeignTwin(revision, rollout); !s.ok()) return done(s);
+              StatusOr<json> rs = kube_objects::BuildReplicaSet(revision, replicas, rollout);
+              if (!rs) return done(rs.error());
+              o_.client->Create(
+                  k::ReplicaSets(), ns, std::move(*rs),
+                  [this, revision, replicas, done = std::move(done)](StatusOr<json> made) {
+                    if (made) Remember(*made);
+                    if (made || made.error().code() != StatusCode::kAlreadyExists) {
+                      return done(made ? OkStatus() : made.error());
+                    }
+                    // Created meanwhile (a second controller, or a retried request).
+                    ScaleRevision(revision.rollout, revision.hash, replicas, done);
+                  });
+            });
+      });
+    });
+  }
+
+  // The Rollout from the informer's cache, read from the API server only while the cache does not
+  // have it yet (every scale of a revision passes here).
+  void ReadRollout(const ObjectRef& ref, StatusOrCallback<json> done) {
+    if (auto cached = rollouts_->Get(ref.namespace_, ref.name); cached) return done(*cached);
+    o_.client->Get(k::Rollouts(), ref.namespace_, ref.name, std::move(done));
   }
 
   // The Rollout with a selector: its own, or — for a workloadRef Rollout that has none — the

@@ -271,20 +271,22 @@ class KubeStore : public KubeStateStore {
   void AppendEvent(const StoredEvent& event, StatusCallback done) override {
     auto r = ResourceFor(event.kind);
     if (!r) return done(Unknown(event.kind));
-    o_.client->Get(
-        *r, event.ref.namespace_, event.ref.name,
-        [this, r = *r, event, done = std::move(done)](StatusOr<json> got) mutable {
-          k::EventRecord e;
-          e.resource = r;
-          e.involved =
-              got ? *got
-                  : json{{"metadata",
-                          {{"name", event.ref.name}, {"namespace", event.ref.namespace_}}}};
-          e.type = event.type;
-          e.reason = event.reason;
-          e.message = event.message;
-          o_.client->RecordEvent(e, std::move(done));
-        });
+    json involved = {{"metadata", {{"name", event.ref.name}, {"namespace", event.ref.namespace_}}}};
+    // The involved object's uid is known from this store's own reads and writes; only an object
+    // it has not seen yet is read for it (one GET, not one per event).
+    if (std::string uid = ClusterUid(event.kind, event.ref); !uid.empty()) {
+      involved["metadata"]["uid"] = uid;
+      return RecordEvent(*r, std::move(involved), event, std::move(done));
+    }
+    o_.client->Get(*r, event.ref.namespace_, event.ref.name,
+                   [this, r = *r, involved = std::move(involved), event,
+                    done = std::move(done)](StatusOr<json> got) mutable {
+                     if (got) {
+                       RememberUid(event.kind, event.ref, *got);
+                       involved = std::move(*got);
+                     }
+                     RecordEvent(r, std::move(involved), event, std::move(done));
+                   });
   }
 
   void ListEvents(std::string_view kind, const ObjectRef& ref, size_t limit,
@@ -374,6 +376,17 @@ class KubeStore : public KubeStateStore {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = uids_.find(Key(kind, ref));
     return it == uids_.end() ? std::string() : it->second;
+  }
+
+  void RecordEvent(const k::Resource& r, json involved, const StoredEvent& event,
+                   StatusCallback done) {
+    k::EventRecord e;
+    e.resource = r;
+    e.involved = std::move(involved);
+    e.type = event.type;
+    e.reason = event.reason;
+    e.message = event.message;
+    o_.client->RecordEvent(e, std::move(done));
   }
 
   // Remembers the uid of an object written here.

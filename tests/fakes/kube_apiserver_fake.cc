@@ -1926,8 +1926,8 @@ std::vector<KubeResource> KubeApiServerFake::BuiltinResources() {
         .status_subresource = true;
   }
   // The traffic providers' CRDs.
-  add(Res("networking.istio.io", "v1beta1", "VirtualService", "virtualservices", true, {"vs"}));
-  add(Res("networking.istio.io", "v1beta1", "DestinationRule", "destinationrules", true, {"dr"}));
+  add(Res("networking.istio.io", "v1alpha3", "VirtualService", "virtualservices", true, {"vs"}));
+  add(Res("networking.istio.io", "v1alpha3", "DestinationRule", "destinationrules", true, {"dr"}));
   add(Res("split.smi-spec.io", "v1alpha1", "TrafficSplit", "trafficsplits", true, {"ts"}));
   add(Res("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes", true)).status_subresource =
       true;

@@ -174,14 +174,15 @@ class KubeTrafficRouter : public TrafficRouter {
 
 }  // namespace
 
-StatusOr<std::unique_ptr<TrafficRouter>> NewKubeTrafficRouter(kube::KubeClient* client,
-                                                              const RouterContext& context,
-                                                              const ApiVersions& versions,
-                                                              const RouterFactories& factories) {
-  if (client == nullptr) {
-    return Fail(
-        InvalidArgumentError(fmt::format("{}: no Kubernetes client", kKubeTrafficRouterName)));
+StatusOr<std::unique_ptr<TrafficRouter>> NewKubeTrafficRouter(const KubeTrafficOptions& options,
+                                                              const RouterContext& context) {
+  kube::KubeClient* client = options.client;
+  if (client == nullptr || options.timers == nullptr || options.clock == nullptr) {
+    return Fail(InvalidArgumentError(fmt::format(
+        "{}: a Kubernetes client, timers and a clock are required", kKubeTrafficRouterName)));
   }
+  const RouterFactories& factories =
+      options.factories != nullptr ? *options.factories : BuiltinRouters();
   const std::string where =
       fmt::format("rollout {}: spec.strategy.canary.trafficRouting", context.rollout.Key());
   json routing = json::parse(context.config_json, nullptr, false);

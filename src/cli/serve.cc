@@ -40,6 +40,7 @@
 #include "store/kubernetes/kube_store.h"
 #include "store/sqlite/sqlite_store.h"
 #include "traffic/kube_services/service_router.h"
+#include "traffic/kubernetes/kube_traffic_router.h"
 
 namespace ramp::cli {
 namespace {
@@ -68,6 +69,10 @@ struct ServeFlags {
   double lease_duration = 15;
   double renew_deadline = 10;
   double retry_period = 2;
+  // Kubernetes traffic routers: the API versions of the routed kinds (Argo's flags) and how
+  // often routing objects are re-read and set back when edited outside ramp.
+  kube_traffic::ApiVersions router_versions;
+  double traffic_resync = 10;
   int threads = 2;
   double resync_seconds = 1;
   int port_min = 20000;
@@ -299,6 +304,19 @@ int RunServe(const ServeFlags& f) {
                                [c = kube_client.get()](const RouterContext& context) {
                                  return kube_services::NewServiceRouter(c, context);
                                });
+    if (registered.ok()) {
+      kube_traffic::KubeTrafficOptions to;
+      to.client = kube_client.get();
+      to.timers = loop.get();
+      to.clock = clock.get();
+      to.versions = f.router_versions;
+      to.factories = &kube_traffic::BuiltinRouters();
+      registered = (*registries)
+                       ->routers.Register(kube_traffic::kKubeTrafficRouterName,
+                                          [to](const RouterContext& context) {
+                                            return kube_traffic::NewKubeTrafficRouter(to, context);
+                                          });
+    }
     if (!registered.ok()) {
       std::cerr << "ramp serve: " << registered.message() << "\n";
       return 1;
@@ -356,6 +374,9 @@ int RunServe(const ServeFlags& f) {
     options.platform = kube_platform.get();
     options.external_generation = true;
     options.default_router = kube_services::kServiceRouterName;
+    options.argo_traffic_router = kube_traffic::kKubeTrafficRouterName;
+    options.router_resync =
+        std::chrono::milliseconds(static_cast<int64_t>(f.traffic_resync * 1000));
   } else if (f.platform == "static") {
     options.platform = static_platform->get();
     options.platforms["process"] = platform->get();
@@ -504,6 +525,35 @@ void RegisterServe(CLI::App* app) {
   cmd->add_option("--qps", flags->qps, "Kubernetes mode: API requests per second")
       ->capture_default_str();
   cmd->add_option("--burst", flags->burst, "Kubernetes mode: API request burst")
+      ->capture_default_str();
+  cmd->add_option("--traffic-resync", flags->traffic_resync,
+                  "Kubernetes mode: seconds between re-reads of the traffic routing objects "
+                  "(VirtualServices, Ingresses, …); one changed outside ramp is set back")
+      ->capture_default_str();
+  cmd->add_option("--istio-api-version", flags->router_versions.istio,
+                  "Kubernetes mode: networking.istio.io version")
+      ->capture_default_str();
+  cmd->add_option("--traffic-split-api-version", flags->router_versions.smi,
+                  "Kubernetes mode: split.smi-spec.io version")
+      ->capture_default_str();
+  cmd->add_option("--ambassador-api-version", flags->router_versions.ambassador,
+                  "Kubernetes mode: Ambassador Mapping group/version")
+      ->capture_default_str();
+  cmd->add_option("--traefik-api-group", flags->router_versions.traefik_group,
+                  "Kubernetes mode: TraefikService group")
+      ->capture_default_str();
+  cmd->add_option("--traefik-api-version", flags->router_versions.traefik_version,
+                  "Kubernetes mode: TraefikService version")
+      ->capture_default_str();
+  cmd->add_option("--ingress-api-version", flags->router_versions.ingress,
+                  "Kubernetes mode: Ingress group/version (networking.k8s.io/v1 or "
+                  "extensions/v1beta1)")
+      ->capture_default_str();
+  cmd->add_option("--apisix-api-version", flags->router_versions.apisix,
+                  "Kubernetes mode: apisix.apache.org version")
+      ->capture_default_str();
+  cmd->add_option("--gateway-api-version", flags->router_versions.gateway,
+                  "Kubernetes mode: gateway.networking.k8s.io version")
       ->capture_default_str();
   cmd->add_option("--tls-cert", flags->tls_cert, "PEM certificate: serve the API over HTTPS");
   cmd->add_option("--tls-key", flags->tls_key, "PEM private key of --tls-cert");

@@ -611,6 +611,20 @@ class DaemonImpl : public Daemon, public std::enable_shared_from_this<DaemonImpl
       const spec::Rollout& rollout) const {
     auto chosen = RouterFor(rollout);
     if (!chosen || *chosen || options_.default_router.empty()) return chosen;
+    if (rollout.spec.canary && rollout.spec.canary->traffic_routing &&
+        !options_.argo_traffic_router.empty()) {
+      const spec::CanaryStrategy& c = *rollout.spec.canary;
+      RouterContext context;
+      context.rollout = ObjectRef{rollout.metadata.namespace_, rollout.metadata.name};
+      context.stable_service = c.stable_service;
+      context.canary_service = c.canary_service;
+      context.max_weight = c.traffic_routing->EffectiveMaxTrafficWeight();
+      if (c.traffic_routing->managed_routes)
+        context.managed_routes = *c.traffic_routing->managed_routes;
+      context.config_json = c.traffic_routing->raw.dump();
+      return std::optional<std::pair<std::string, RouterContext>>(
+          std::make_pair(options_.argo_traffic_router, std::move(context)));
+    }
     if (rollout.spec.canary && rollout.spec.canary->traffic_routing) {
       // trafficRouting names a router this daemon does not drive (Argo's nginx, istio, smi, …):
       // weights would silently not move, so the rollout is refused instead.
@@ -682,6 +696,7 @@ class DaemonImpl : public Daemon, public std::enable_shared_from_this<DaemonImpl
     deps.instance_id = options_.instance_id;
     deps.external_generation = options_.external_generation;
     deps.resync = options_.resync;
+    deps.router_resync = options_.router_resync;
     deps.on_cycle = options_.on_cycle;
     const std::string key = ref.Key();
     deps.log = [weak, key](std::string_view line) {

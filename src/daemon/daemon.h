@@ -68,6 +68,14 @@ struct DaemonOptions {
   // The router of rollouts that name none (Kubernetes mode: "kubernetes/services", the Service
   // selector switch); empty = none.
   std::string default_router;
+  // The router of canaries whose trafficRouting names Argo's routers (istio, nginx, smi, alb,
+  // traefik, ambassador, apisix, the Gateway API plugin) rather than one of ramp's: in
+  // Kubernetes mode "kubernetes/traffic", built from the whole trafficRouting section; empty =
+  // such canaries are refused.
+  std::string argo_traffic_router;
+  // How often a rollout's router is told its routes again (weights, Service selectors), so
+  // objects edited outside ramp are set back; zero = only after a restart or a new router.
+  Duration router_resync{0};
   Duration resync = std::chrono::seconds(1);
   // One log line; `rollout` is "namespace/name" or empty for the daemon itself.
   std::function<void(std::string_view rollout, std::string_view line)> log;

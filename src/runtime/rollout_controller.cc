@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <utility>
 #include <variant>
@@ -328,9 +329,14 @@ class ControllerImpl : public RolloutController,
     std::vector<engine::Intent> intents = std::move(result.intents);
     std::vector<engine::Intent> pre;
     if (listed_ok) AddEndpointChanges();
+    if (deps_.router_resync > Duration::zero() &&
+        (!last_reassert_ || now - *last_reassert_ >= deps_.router_resync)) {
+      reassert_router_ = true;
+    }
     if (reassert_router_) {
       AddRouterReassertion(result.state, &pre);
       reassert_router_ = false;
+      last_reassert_ = now;
     }
     AddScaleDownDeadlines(state_, result.state, intents, &pre);
     engine::RolloutState previous = std::move(state_);
@@ -693,6 +699,7 @@ class ControllerImpl : public RolloutController,
   engine::RolloutState state_;
   bool stored_once_ = false;
   bool reassert_router_ = false;
+  std::optional<Time> last_reassert_;  // when the router was last told its routes again
 
   // Observations that arrived since the last reconcile.
   std::vector<engine::MeasurementObservation> measurements_;

@@ -72,6 +72,10 @@ struct RolloutControllerDeps {
   bool external_generation = false;
   // Re-read the platform this often while waiting (instances do not push readiness changes).
   Duration resync = std::chrono::seconds(1);
+  // How often the router is told the weight and Service selectors again, so routing objects
+  // edited outside ramp are set back (Kubernetes mode); zero = only after a restart or a new
+  // router.
+  Duration router_resync{0};
   // One log line about this rollout ("<namespace>/<name>: …" is the caller's prefix).
   std::function<void(std::string_view line)> log;
   // Called after every cycle that changed the state, and after events, so watchers refresh.

@@ -210,6 +210,9 @@ struct RolloutTrafficRouting {
   std::optional<std::vector<std::string>> managed_routes;  // names, in precedence order
   std::map<std::string, nlohmann::json> plugins;
   std::optional<int32_t> max_traffic_weight;
+  // The whole section as written: Kubernetes-mode routers read their own parts of it
+  // (traffic/kubernetes/kube_traffic_router.h).
+  nlohmann::json raw = nlohmann::json::object();
 
   int32_t EffectiveMaxTrafficWeight() const { return max_traffic_weight.value_or(100); }
 };

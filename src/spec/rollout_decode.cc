@@ -262,6 +262,7 @@ RolloutTrafficRouting DecodeTrafficRouting(DecodeContext* ctx, const Node& n,
                                            const std::string& path) {
   ObjectReader r(ctx, &n, path);
   RolloutTrafficRouting t;
+  t.raw = ToJson(n);
   if (const Node* i = r.Field("istio")) {
     std::string ip = r.FieldPath("istio");
     ObjectReader ir(ctx, i, ip);

@@ -6,14 +6,9 @@
 // mid-rollout. Every object ramp writes is compared with a golden file written by hand from the
 // reference (testdata/kube/), never captured from ramp's output.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <map>
-#include <memory>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,286 +16,28 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "cli/cli_testing.h"
-#include "common/subprocess.h"
-#include "engine/reconcile.h"
-#include "platform/kubernetes/golden_testing.h"
 #include "ramp/clock.h"
-#include "spec/yaml_tree.h"
-#include "tests/fakes/kube_apiserver_fake.h"
-#include "tests/fakes/kube_test_util.h"
+#include "tests/integration/kube_e2e_testing.h"
 
 namespace ramp {
 namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-using fakes::testing::KubeApi;
-using platform::kube_objects::testing::DefaultIgnoredPaths;
-using platform::kube_objects::testing::DiffAgainstGolden;
+using kube_e2e::BlueGreenRollout;
+using kube_e2e::CanaryRollout;
+using kube_e2e::Eventually;
+using kube_e2e::EventuallyMatches;
+using kube_e2e::Golden;
+using kube_e2e::Hash;
+using kube_e2e::kRollouts;
+using kube_e2e::kServices;
+using kube_e2e::ObjectMatches;
+using kube_e2e::Service;
+using kube_e2e::StatusMatches;
+using kube_e2e::Template;
 
-constexpr char kRollouts[] = "/apis/argoproj.io/v1alpha1/namespaces/default/rollouts";
-constexpr char kServices[] = "/api/v1/namespaces/default/services";
-
-bool Eventually(const std::function<bool()>& cond,
-                std::chrono::seconds limit = std::chrono::seconds(30)) {
-  return fakes::testing::Eventually(cond, limit);
-}
-
-// A golden of testdata/kube/ with its $PLACEHOLDERs replaced.
-json Golden(const std::string& name, const std::map<std::string, std::string>& values) {
-  const std::string path =
-      std::string(RAMP_SOURCE_DIR) + "/tests/integration/testdata/kube/" + name;
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string s = text.str();
-  // Longest names first, so $HASH does not eat $HASH1.
-  std::vector<std::pair<std::string, std::string>> ordered(values.begin(), values.end());
-  std::sort(ordered.begin(), ordered.end(),
-            [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
-  for (const auto& [key, value] : ordered) {
-    for (size_t at = s.find("$" + key); at != std::string::npos; at = s.find("$" + key, at)) {
-      s.replace(at, key.size() + 1, value);
-    }
-  }
-  auto docs = spec::ParseDocuments(s, path);
-  EXPECT_TRUE(docs.has_value()) << path;
-  for (const spec::Document& d : *docs) {
-    if (!d.root.IsNull()) return spec::ToJson(d.root);
-  }
-  ADD_FAILURE() << path << ": empty";
-  return json();
-}
-
-// Conditions in type order, so a status compares whatever order the writer kept them in.
-json SortConditions(json status) {
-  if (status.contains("conditions") && status["conditions"].is_array()) {
-    auto& c = status["conditions"];
-    std::sort(c.begin(), c.end(), [](const json& a, const json& b) {
-      return a.value("type", "") < b.value("type", "");
-    });
-  }
-  return status;
-}
-
-::testing::AssertionResult StatusMatches(const json& status, const std::string& golden,
-                                         const std::map<std::string, std::string>& values) {
-  // Times, and the step-list hash (the engine's, tested there), are not compared.
-  std::vector<std::string> ignored = {
-      "conditions[*].lastTransitionTime", "conditions[*].lastUpdateTime",
-      "pauseConditions[*].startTime", "abortedAt", "currentStepHash"};
-  auto diffs =
-      DiffAgainstGolden(SortConditions(Golden(golden, values)), SortConditions(status), ignored);
-  if (diffs.empty()) return ::testing::AssertionSuccess();
-  auto r = ::testing::AssertionFailure() << "status differs from " << golden << ":";
-  for (const auto& d : diffs) r << "\n  " << d;
-  return r << "\n  status: " << status.dump();
-}
-
-::testing::AssertionResult ObjectMatches(const json& object, const std::string& golden,
-                                         const std::map<std::string, std::string>& values) {
-  auto diffs = DiffAgainstGolden(Golden(golden, values), object, DefaultIgnoredPaths());
-  if (diffs.empty()) return ::testing::AssertionSuccess();
-  auto r = ::testing::AssertionFailure() << "object differs from " << golden << ":";
-  for (const auto& d : diffs) r << "\n  " << d;
-  return r << "\n  object: " << object.dump();
-}
-
-// Polls until `check` succeeds (an object reaches its golden) or the deadline passes; the last
-// failure says what still differs.
-::testing::AssertionResult EventuallyMatches(
-    const std::function<::testing::AssertionResult()>& check) {
-  ::testing::AssertionResult last = check();
-  fakes::testing::Eventually(
-      [&] {
-        last = check();
-        return static_cast<bool>(last);
-      },
-      std::chrono::seconds(30));
-  return last;
-}
-
-json Template(const std::string& app, const std::string& image) {
-  return json{
-      {"metadata", {{"labels", {{"app", app}}}}},
-      {"spec",
-       {{"containers", json::array({{{"name", app},
-                                     {"image", image},
-                                     {"ports", json::array({{{"containerPort", 8080}}})}}})}}}};
-}
-
-std::string Hash(const std::string& app, const std::string& image) {
-  return engine::PodTemplateHash(Template(app, image), std::nullopt);
-}
-
-json Service(const std::string& name, const std::string& app) {
-  return json{{"apiVersion", "v1"},
-              {"kind", "Service"},
-              {"metadata", {{"name", name}, {"namespace", "default"}}},
-              {"spec",
-               {{"selector", {{"app", app}}},
-                {"ports", json::array({{{"port", 80}, {"targetPort", 8080}}})}}}};
-}
-
-json CanaryRollout() {
-  return json{
-      {"apiVersion", "argoproj.io/v1alpha1"},
-      {"kind", "Rollout"},
-      {"metadata", {{"name", "web"}, {"namespace", "default"}}},
-      {"spec",
-       {{"replicas", 4},
-        {"selector", {{"matchLabels", {{"app", "web"}}}}},
-        {"template", Template("web", "ghcr.io/example/web:1.0")},
-        {"strategy",
-         {{"canary",
-           {{"stableService", "web-stable"},
-            {"canaryService", "web-canary"},
-            {"steps", json::array({{{"setWeight", 50}}, {{"pause", json::object()}}})}}}}}}}};
-}
-
-json BlueGreenRollout() {
-  return json{{"apiVersion", "argoproj.io/v1alpha1"},
-              {"kind", "Rollout"},
-              {"metadata", {{"name", "shop"}, {"namespace", "default"}}},
-              {"spec",
-               {{"replicas", 2},
-                {"selector", {{"matchLabels", {{"app", "shop"}}}}},
-                {"template", Template("shop", "ghcr.io/example/shop:1.0")},
-                {"strategy",
-                 {{"blueGreen",
-                   {{"activeService", "shop-active"},
-                    {"previewService", "shop-preview"},
-                    {"autoPromotionEnabled", false},
-                    {"scaleDownDelaySeconds", 1}}}}}}}};
-}
-
-class KubeE2eTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           fmt::format("ramp-kube-e2e-{}-{}", ::getpid(),
-                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    fakes::KubeFakeOptions fo;
-    fo.bearer_token = "e2e-token";
-    fo.bookmark_interval = std::chrono::milliseconds(200);
-    auto fake = fakes::KubeApiServerFake::Start(fo);
-    ASSERT_TRUE(fake.has_value()) << fake.error().message();
-    fake_ = std::move(*fake);
-    api_ = std::make_unique<KubeApi>(fake_->Url(), "e2e-token");
-    std::ofstream(dir_ / "kubeconfig") << fmt::format(
-        "apiVersion: v1\nkind: Config\ncurrent-context: fake\n"
-        "clusters: [{{name: fake, cluster: {{server: \"{}\"}}}}]\n"
-        "users: [{{name: e2e, user: {{token: e2e-token}}}}]\n"
-        "contexts: [{{name: fake, context: {{cluster: fake, user: e2e, namespace: default}}}}]\n",
-        fake_->Url());
-    StartServe();
-  }
-
-  void TearDown() override {
-    auto clock = NewSystemClock();
-    if (serve_) serve_->Stop(*clock, std::chrono::seconds(10));
-    if (HasFailure()) {
-      std::ifstream log(dir_ / "serve.log");
-      std::stringstream text;
-      text << log.rdbuf();
-      std::cerr << "---- ramp serve log ----\n" << text.str() << "------------------------\n";
-    }
-  }
-
-  void StartServe(const std::vector<std::string>& extra = {}) {
-    auto p = StartController("state", extra);
-    ASSERT_TRUE(p) << "ramp serve did not start";
-    serve_ = std::move(p);
-  }
-
-  // One `ramp serve --platform kubernetes` process with its own state directory and log.
-  std::unique_ptr<Subprocess> StartController(const std::string& name,
-                                              const std::vector<std::string>& extra) {
-    SubprocessOptions o;
-    o.argv = {std::string(RAMP_BINARY_DIR) + "/src/cli/ramp",
-              "serve",
-              "--platform",
-              "kubernetes",
-              "--kubeconfig",
-              (dir_ / "kubeconfig").string(),
-              "--state",
-              (dir_ / name).string(),
-              "--listen",
-              "127.0.0.1:0",
-              "--resync",
-              "0.2"};
-    o.argv.insert(o.argv.end(), extra.begin(), extra.end());
-    o.env = {"PATH=/usr/bin:/bin", "HOME=" + dir_.string()};
-    o.output_path = (dir_ / "serve.log").string();
-    auto p = Subprocess::Start(o);
-    EXPECT_TRUE(p.has_value()) << p.error().message();
-    return p ? std::move(*p) : nullptr;
-  }
-
-  // The holder of ramp's leader Lease, "" when none.
-  std::string LeaseHolder() {
-    auto lease = fake_->Object("leases", "default", "ramp-controller-lock");
-    if (!lease) return "";
-    return (*lease)["spec"].value("holderIdentity", "");
-  }
-
-  json Rollout(const std::string& name) {
-    return api_->Get(std::string(kRollouts) + "/" + name).body;
-  }
-  json Status(const std::string& name) { return Rollout(name).value("status", json::object()); }
-  json ReplicaSet(const std::string& name) {
-    return fake_->Object("replicasets", "default", name).value_or(json());
-  }
-  json Svc(const std::string& name) {
-    return fake_->Object("services", "default", name).value_or(json());
-  }
-  std::string Selected(const std::string& service) {
-    return Svc(service)
-        .value("spec", json::object())
-        .value("selector", json::object())
-        .value("rollouts-pod-template-hash", "");
-  }
-
-  // Waits for phase (and, when given, the step index) with a readable failure.
-  ::testing::AssertionResult WaitFor(const std::string& name, const std::string& phase,
-                                     std::optional<int> step = std::nullopt) {
-    bool ok = Eventually([&] {
-      json s = Status(name);
-      return s.value("phase", "") == phase &&
-             (!step || (s.contains("currentStepIndex") && s["currentStepIndex"] == *step));
-    });
-    if (ok) return ::testing::AssertionSuccess();
-    return ::testing::AssertionFailure()
-           << name << " never reached " << phase << (step ? fmt::format(" at step {}", *step) : "")
-           << "; status: " << Status(name).dump();
-  }
-
-  void Create(const std::string& path, const json& object) {
-    auto r = api_->Post(path, object);
-    ASSERT_EQ(r.status, 201) << r.raw;
-  }
-  void SetImage(const std::string& rollout, const std::string& image) {
-    auto r = api_->JsonPatch(std::string(kRollouts) + "/" + rollout,
-                             json::array({{{"op", "replace"},
-                                           {"path", "/spec/template/spec/containers/0/image"},
-                                           {"value", image}}}));
-    ASSERT_EQ(r.status, 200) << r.raw;
-  }
-  // A status patch as `kubectl argo rollouts` sends it (merge patch on /status).
-  void PatchStatus(const std::string& rollout, const json& status) {
-    auto r =
-        api_->Merge(std::string(kRollouts) + "/" + rollout + "/status", json{{"status", status}});
-    ASSERT_EQ(r.status, 200) << r.raw;
-  }
-
-  fs::path dir_;
-  std::unique_ptr<fakes::KubeApiServerFake> fake_;
-  std::unique_ptr<KubeApi> api_;
-  std::unique_ptr<Subprocess> serve_;
-};
+class KubeE2eTest : public kube_e2e::KubeE2eFixture {};
 
 TEST_F(KubeE2eTest, BasicCanaryThroughItsStepsWithADroppedWatchAndConflicts) {
   const std::string h1 = Hash("web", "ghcr.io/example/web:1.0");

@@ -177,12 +177,13 @@ class KubeTrafficRouter : public TrafficRouter {
 StatusOr<std::unique_ptr<TrafficRouter>> NewKubeTrafficRouter(const KubeTrafficOptions& options,
                                                               const RouterContext& context) {
   kube::KubeClient* client = options.client;
-  if (client == nullptr || options.timers == nullptr || options.clock == nullptr) {
+  if (client == nullptr || options.timers == nullptr || options.clock == nullptr ||
+      options.factories == nullptr) {
     return Fail(InvalidArgumentError(fmt::format(
-        "{}: a Kubernetes client, timers and a clock are required", kKubeTrafficRouterName)));
+        "{}: a Kubernetes client, timers, a clock and the router factories are required",
+        kKubeTrafficRouterName)));
   }
-  const RouterFactories& factories =
-      options.factories != nullptr ? *options.factories : BuiltinRouters();
+  const RouterFactories& factories = *options.factories;
   const std::string where =
       fmt::format("rollout {}: spec.strategy.canary.trafficRouting", context.rollout.Key());
   json routing = json::parse(context.config_json, nullptr, false);

@@ -46,7 +46,8 @@ inline constexpr char kReassertedReason[] = "TrafficRoutingReasserted";
 using RouterFactories = std::map<std::string, RouterFactory>;
 
 // The integrations ramp builds: "istio", "nginx", "alb", "smi", "ambassador", "traefik",
-// "apisix", "plugins/argoproj-labs/gatewayAPI" (builtin_routers.cc).
+// "apisix", "plugins/argoproj-labs/gatewayAPI" (builtin_routers.cc, library
+// ramp_traffic_kube_builtin).
 const RouterFactories& BuiltinRouters();
 
 struct KubeTrafficOptions {
@@ -54,7 +55,7 @@ struct KubeTrafficOptions {
   Timers* timers = nullptr;            // required
   const Clock* clock = nullptr;        // required
   ApiVersions versions;
-  const RouterFactories* factories = nullptr;  // nullptr = BuiltinRouters()
+  const RouterFactories* factories = nullptr;  // required: usually &BuiltinRouters()
 };
 
 // `context.config_json` is the Rollout's trafficRouting as written.

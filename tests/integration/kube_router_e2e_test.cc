@@ -82,6 +82,16 @@ class KubeRouterE2eTest : public kube_e2e::KubeE2eFixture,
   std::string uid_;
 };
 
+// The user's VirtualService: one http route, everything on the stable Service.
+json IstioVirtualService() {
+  return json::parse(R"({
+    "apiVersion": "networking.istio.io/v1alpha3", "kind": "VirtualService",
+    "metadata": {"name": "web-vsvc", "namespace": "default"},
+    "spec": {"hosts": ["web.example.com"], "http": [{"name": "primary", "route": [
+      {"destination": {"host": "web-stable"}, "weight": 100},
+      {"destination": {"host": "web-canary"}, "weight": 0}]}]}})");
+}
+
 json RouterRollout(const json& traffic_routing, json steps) {
   json ro = CanaryRollout();
   json& canary = ro["spec"]["strategy"]["canary"];
@@ -135,6 +145,45 @@ TEST_P(KubeRouterE2eTest, CanaryThroughTheRouter) {
   }
 }
 
+// Header and mirror routes on Istio: set by their steps in managedRoutes order, removed when the
+// rollout is promoted.
+TEST_F(KubeRouterE2eTest, IstioHeaderAndMirrorRoutes) {
+  Create(kServices, Service("web-stable", "web"));
+  Create(kServices, Service("web-canary", "web"));
+  ASSERT_TRUE(fake_->Put(IstioVirtualService()).has_value());
+  json routing = {
+      {"managedRoutes", json::array({{{"name", "header-route"}}, {{"name", "mirror-route"}}})},
+      {"istio", {{"virtualService", {{"name", "web-vsvc"}, {"routes", {"primary"}}}}}}};
+  json steps = json::parse(R"([
+    {"setWeight": 20},
+    {"setHeaderRoute": {"name": "header-route",
+                        "match": [{"headerName": "x-canary", "headerValue": {"exact": "yes"}}]}},
+    {"setMirrorRoute": {"name": "mirror-route", "percentage": 50,
+                        "match": [{"method": {"exact": "GET"}, "path": {"prefix": "/api"}}]}},
+    {"pause": {}}])");
+  Create(kRollouts, RouterRollout(routing, steps));
+  uid_ = Rollout("web")["metadata"].value("uid", "");
+  ASSERT_TRUE(WaitFor("web", "Healthy"));
+  SetImage("web", "ghcr.io/example/web:2.0");
+  ASSERT_TRUE(WaitFor("web", "Paused", 3));
+  const Written vs{"virtualservices", "web-vsvc", "", ""};
+  EXPECT_TRUE(EventuallyMatches([&] {
+    return ObjectMatches(Object(vs), "routers/istio-virtualservice-managed-routes.yaml", Values());
+  }));
+  // The header route deleted by hand comes back.
+  json edited = Object(vs);
+  edited["spec"]["http"].erase(0);
+  ASSERT_TRUE(fake_->Put(edited).has_value());
+  EXPECT_TRUE(EventuallyMatches([&] {
+    return ObjectMatches(Object(vs), "routers/istio-virtualservice-managed-routes.yaml", Values());
+  }));
+  PatchStatus("web", json{{"pauseConditions", nullptr}});
+  ASSERT_TRUE(WaitFor("web", "Healthy"));
+  EXPECT_TRUE(EventuallyMatches([&] {
+    return ObjectMatches(Object(vs), "routers/istio-virtualservice-promoted.yaml", Values());
+  }));
+}
+
 std::vector<RouterCase> Cases() {
   std::vector<RouterCase> cases;
   cases.push_back(RouterCase{"smi",
@@ -146,6 +195,47 @@ std::vector<RouterCase> Cases() {
                                split["spec"]["backends"][0]["weight"] = "0";
                                split["spec"]["backends"][1]["weight"] = "100";
                              }});
+  cases.push_back(RouterCase{
+      "istio",
+      json{{"istio", {{"virtualService", {{"name", "web-vsvc"}, {"routes", {"primary"}}}}}}},
+      {IstioVirtualService()},
+      {{"virtualservices", "web-vsvc", "routers/istio-virtualservice-20.yaml",
+        "routers/istio-virtualservice-promoted.yaml"}},
+      [](json& vs) {
+        vs["spec"]["http"][0]["route"][0]["weight"] = 100;
+        vs["spec"]["http"][0]["route"][1]["weight"] = 0;
+      }});
+  cases.push_back(RouterCase{
+      "nginx",
+      json{{"nginx", {{"stableIngress", "web-ingress"}}}},
+      {json::parse(R"({
+        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+        "metadata": {"name": "web-ingress", "namespace": "default"},
+        "spec": {"ingressClassName": "nginx", "rules": [{"host": "web.example.com", "http": {
+          "paths": [{"path": "/", "pathType": "Prefix", "backend": {"service": {
+            "name": "web-stable", "port": {"number": 80}}}}]}}]}})")},
+      {{"ingresses", "web-web-ingress-canary", "routers/nginx-canary-ingress-20.yaml",
+        "routers/nginx-canary-ingress-promoted.yaml"}},
+      [](json& ingress) {
+        ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary-weight"] = "100";
+      }});
+  cases.push_back(RouterCase{
+      "alb",
+      json{{"alb", {{"ingress", "web-alb"}, {"servicePort", 80}}}},
+      {json::parse(R"({
+        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+        "metadata": {"name": "web-alb", "namespace": "default",
+                     "annotations": {"kubernetes.io/ingress.class": "alb"}},
+        "spec": {"rules": [{"http": {"paths": [{"path": "/*", "pathType": "ImplementationSpecific",
+          "backend": {"service": {"name": "web-stable", "port": {"name": "use-annotation"}}}}]}}]}})")},
+      {{"ingresses", "web-alb", "routers/alb-ingress-20.yaml",
+        "routers/alb-ingress-promoted.yaml"}},
+      [](json& ingress) {
+        ingress["metadata"]["annotations"]["alb.ingress.kubernetes.io/actions.web-stable"] =
+            R"({"Type":"forward","ForwardConfig":{"TargetGroups":[{"ServiceName":"web-canary",)"
+            R"("ServicePort":"80","Weight":100},{"ServiceName":"web-stable","ServicePort":"80",)"
+            R"("Weight":0}]}})";
+      }});
   return cases;
 }
 

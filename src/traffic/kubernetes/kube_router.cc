@@ -128,28 +128,44 @@ struct ObjectSync::Shared {
   }
 
   static void Converge(std::shared_ptr<Shared> s, const kube::Resource& resource, std::string ns,
-                       std::string name, Mutation mutate, StatusCallback done);
+                       std::string name, Mutation mutate, StatusCallback done, int attempt = 1);
   static void Ensure(std::shared_ptr<Shared> s, const kube::Resource& resource, std::string ns,
                      std::string name, std::function<json()> create, Mutation mutate,
                      StatusCallback done);
 
-  // After a write: reads the object back and checks that nothing is left to change.
+  // After a write: reads the object back and checks that nothing is left to change. `written`
+  // is the object as the write stored it. When someone else wrote after it, the object is
+  // converged again (at most kAttempts times in all), which reports their change; when the
+  // object read back is the one written, the server itself rewrote it (an admission webhook,
+  // defaulting) and no retry can help.
+  static constexpr int kAttempts = 3;
+
   static void ReadBack(std::shared_ptr<Shared> s, const kube::Resource& r, std::string ns,
-                       std::string name, Mutation mutate, bool outside, StatusCallback done) {
+                       std::string name, Mutation mutate, bool outside, json written, int attempt,
+                       StatusCallback done) {
     const std::string key = Key(r, ns, name);
     s->env->client->Get(
         r, ns, name,
-        [s, r, ns, name, key, mutate = std::move(mutate), outside,
-         done = std::move(done)](StatusOr<json> back) {
+        [s, r, ns, name, key, mutate = std::move(mutate), outside, written = std::move(written),
+         attempt, done = std::move(done)](StatusOr<json> back) mutable {
           if (!back) return done(s->Wrap(r, ns, name, back.error()));
           json copy = *back;
           StatusOr<bool> again = mutate(copy);
           if (!again) return done(s->Wrap(r, ns, name, again.error()));
           if (*again) {
-            return done(UnavailableError(fmt::format(
-                "{}: {} did not keep the write: read back, it still differs from what the "
-                "rollout wants (changed again by another writer or an admission webhook)",
-                s->router, Describe(r, ns, name))));
+            const bool rewritten_by_server = ResourceVersionOf(*back) == ResourceVersionOf(written);
+            if (rewritten_by_server || attempt >= kAttempts) {
+              return done(UnavailableError(fmt::format(
+                  "{}: {} did not keep the write: read back, it still differs from what the "
+                  "rollout wants ({})",
+                  s->router, Describe(r, ns, name),
+                  rewritten_by_server
+                      ? "the API server changed it as it stored it: an admission webhook?"
+                      : "another writer keeps changing it")));
+            }
+            // Someone changed it right after the write: what was written is what they changed.
+            s->Remember(key, std::move(written));
+            return Converge(s, r, ns, name, std::move(mutate), std::move(done), attempt + 1);
           }
           s->Remember(key, std::move(*back));
           if (outside && s->env->changed_outside) {
@@ -171,7 +187,7 @@ ObjectSync::ObjectSync(Env env, std::string router) : shared_(std::make_shared<S
 
 void ObjectSync::Shared::Converge(std::shared_ptr<Shared> s, const kube::Resource& resource,
                                   std::string ns, std::string name, Mutation mutate,
-                                  StatusCallback done) {
+                                  StatusCallback done, int attempt) {
   const std::string key = Shared::Key(resource, ns, name);
   auto outside = std::make_shared<bool>(false);
   auto changed = std::make_shared<bool>(false);
@@ -185,14 +201,15 @@ void ObjectSync::Shared::Converge(std::shared_ptr<Shared> s, const kube::Resourc
         *outside = *r && s->ChangedOutside(key, before, mutate);
         return r;
       },
-      [s, resource, ns, name, key, mutate, outside, changed,
+      [s, resource, ns, name, key, mutate, outside, changed, attempt,
        done = std::move(done)](StatusOr<json> stored) mutable {
         if (!stored) return done(s->Wrap(resource, ns, name, stored.error()));
         if (!*changed) {
           s->Remember(key, std::move(*stored));
           return done(OkStatus());
         }
-        Shared::ReadBack(s, resource, ns, name, std::move(mutate), *outside, std::move(done));
+        Shared::ReadBack(s, resource, ns, name, std::move(mutate), *outside, std::move(*stored),
+                         attempt, std::move(done));
       });
 }
 
@@ -241,7 +258,8 @@ void ObjectSync::Shared::Ensure(std::shared_ptr<Shared> s, const kube::Resource&
                       std::move(done));
                 }
                 if (!created) return done(s->Wrap(resource, ns, name, created.error()));
-                Shared::ReadBack(s, resource, ns, name, std::move(mutate), false, std::move(done));
+                Shared::ReadBack(s, resource, ns, name, std::move(mutate), false,
+                                 std::move(*created), 1, std::move(done));
               });
         });
       });

@@ -37,7 +37,17 @@ using kube_e2e::Service;
 using kube_e2e::StatusMatches;
 using kube_e2e::Template;
 
-class KubeE2eTest : public kube_e2e::KubeE2eFixture {};
+// These tests use the fake's fault injection and read its stores directly: they run on the fake
+// only (kube_router_e2e_test also runs on a real cluster).
+class KubeE2eTest : public kube_e2e::KubeE2eFixture {
+ protected:
+  void SetUp() override {
+    if (!kube_e2e::RealClusterKubeconfig().empty()) {
+      GTEST_SKIP() << "kube_e2e_test runs on the API-server fake only";
+    }
+    KubeE2eFixture::SetUp();
+  }
+};
 
 TEST_F(KubeE2eTest, BasicCanaryThroughItsStepsWithADroppedWatchAndConflicts) {
   const std::string h1 = Hash("web", "ghcr.io/example/web:1.0");

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -42,6 +44,20 @@ using platform::kube_objects::testing::DiffAgainstGolden;
 inline constexpr char kRollouts[] = "/apis/argoproj.io/v1alpha1/namespaces/default/rollouts";
 inline constexpr char kServices[] = "/api/v1/namespaces/default/services";
 
+// RAMP_E2E_KUBECONFIG: the suite runs against that cluster (kind, k3s) instead of the fake,
+// each test in a namespace of its own (docs/kubernetes.md, "Running the suite on a real
+// cluster"). Empty: the fake.
+inline std::string RealClusterKubeconfig() {
+  const char* k = std::getenv("RAMP_E2E_KUBECONFIG");
+  return k != nullptr ? k : "";
+}
+
+// The namespace tests run in: "default" on the fake, the test's own on a real cluster.
+inline std::string& TestNamespace() {
+  static std::string ns = "default";
+  return ns;
+}
+
 inline bool Eventually(const std::function<bool()>& cond,
                        std::chrono::seconds limit = std::chrono::seconds(30)) {
   return fakes::testing::Eventually(cond, limit);
@@ -62,6 +78,12 @@ inline json Golden(const std::string& name, const std::map<std::string, std::str
   for (const auto& [key, value] : ordered) {
     for (size_t at = s.find("$" + key); at != std::string::npos; at = s.find("$" + key, at)) {
       s.replace(at, key.size() + 1, value);
+    }
+  }
+  if (TestNamespace() != "default") {
+    const std::string from = "namespace: default", to = "namespace: " + TestNamespace();
+    for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
+      s.replace(at, from.size(), to);
     }
   }
   auto docs = spec::ParseDocuments(s, path);
@@ -121,7 +143,18 @@ inline ::testing::AssertionResult EventuallyMatches(
   return last;
 }
 
-inline json Template(const std::string& app, const std::string& image) {
+// The images of revisions 1 and 2. The fake never pulls them; a real cluster gets images that
+// exist (RAMP_E2E_IMAGE_V1/V2, default the pause image) for the ghcr.io/example ones.
+inline std::string ClusterImage(const std::string& image) {
+  if (RealClusterKubeconfig().empty() || image.rfind("ghcr.io/example/", 0) != 0) return image;
+  const bool v1 = image.size() >= 4 && image.compare(image.size() - 4, 4, ":1.0") == 0;
+  const char* env = std::getenv(v1 ? "RAMP_E2E_IMAGE_V1" : "RAMP_E2E_IMAGE_V2");
+  if (env != nullptr && *env != '\0') return env;
+  return v1 ? "registry.k8s.io/pause:3.9" : "registry.k8s.io/pause:3.10";
+}
+
+inline json Template(const std::string& app, const std::string& raw_image) {
+  const std::string image = ClusterImage(raw_image);
   return json{
       {"metadata", {{"labels", {{"app", app}}}}},
       {"spec",
@@ -183,6 +216,23 @@ class KubeE2eFixture : public ::testing::Test {
                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
+    real_kubeconfig_ = RealClusterKubeconfig();
+    if (!real_kubeconfig_.empty()) {
+      static int n = 0;
+      TestNamespace() = fmt::format("ramp-e2e-{}-{}", ::getpid(), ++n);
+      auto made =
+          Kubectl({"create", "--validate=false"}, json{{"apiVersion", "v1"},
+                                                       {"kind", "Namespace"},
+                                                       {"metadata", {{"name", TestNamespace()}}}});
+      ASSERT_EQ(made.code, 0) << made.out;
+      std::vector<std::string> args = ServeArgs();
+      for (const char* a : {"--namespace", "--leader-election-namespace"}) {
+        args.push_back(a);
+        args.push_back(TestNamespace());
+      }
+      StartServe(args);
+      return;
+    }
     fakes::KubeFakeOptions fo;
     fo.bearer_token = "e2e-token";
     fo.bookmark_interval = std::chrono::milliseconds(200);
@@ -208,6 +258,74 @@ class KubeE2eFixture : public ::testing::Test {
       text << log.rdbuf();
       std::cerr << "---- ramp serve log ----\n" << text.str() << "------------------------\n";
     }
+    if (Real() && TestNamespace() != "default") {
+      Kubectl({"delete", "namespace", TestNamespace(), "--wait=false"});
+      TestNamespace() = "default";
+    }
+  }
+
+  bool Real() const { return !real_kubeconfig_.empty(); }
+
+  struct KubectlOutput {
+    int code = -1;
+    std::string out;  // stdout and stderr
+  };
+
+  // Runs kubectl on the real cluster (`input`, when given, is passed as -f FILE).
+  KubectlOutput Kubectl(std::vector<std::string> args, const json& input = json()) {
+    static int n = 0;
+    if (!input.is_null()) {
+      const fs::path file = dir_ / fmt::format("kubectl-input-{}.json", ++n);
+      std::ofstream(file) << input.dump();
+      args.push_back("-f");
+      args.push_back(file.string());
+    }
+    std::string cmd = "kubectl --request-timeout=30s --kubeconfig '" + real_kubeconfig_ +
+                      "' --cache-dir '" + (dir_ / "kubectl-cache").string() + "'";
+    for (const std::string& a : args) cmd += " '" + a + "'";
+    cmd += " 2>&1";
+    KubectlOutput r;
+    FILE* pipe = popen(cmd.c_str(), "r");
+    if (pipe == nullptr) return r;
+    char buf[4096];
+    size_t got;
+    while ((got = fread(buf, 1, sizeof(buf), pipe)) > 0) r.out.append(buf, got);
+    const int status = pclose(pipe);
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return r;
+  }
+
+  // An object of the test's namespace by the fake's plural ("virtualservices"), or null.
+  json Get(const std::string& resource, const std::string& name) {
+    if (!Real()) return fake_->Object(resource, TestNamespace(), name).value_or(json());
+    auto r = Kubectl({"get", resource, name, "-n", TestNamespace(), "-o", "json"});
+    if (r.code != 0) return json();
+    json j = json::parse(r.out, nullptr, false);
+    return j.is_discarded() ? json() : j;
+  }
+
+  // The objects of the test's namespace.
+  std::vector<json> List(const std::string& resource) {
+    if (!Real()) return fake_->Objects(resource, TestNamespace()).value_or(std::vector<json>{});
+    auto r = Kubectl({"get", resource, "-n", TestNamespace(), "-o", "json"});
+    json j = r.code == 0 ? json::parse(r.out, nullptr, false) : json();
+    if (!j.is_object() || !j.contains("items")) return {};
+    return j["items"].get<std::vector<json>>();
+  }
+
+  // Creates or replaces an object as a user would (an edit made behind ramp's back, too).
+  void Put(json object) {
+    if (!Real()) {
+      auto r = fake_->Put(std::move(object));
+      ASSERT_TRUE(r.has_value()) << r.error().message();
+      return;
+    }
+    object["metadata"]["namespace"] = TestNamespace();
+    object["metadata"].erase("resourceVersion");
+    const bool exists =
+        !Get(object.value("kind", ""), object["metadata"].value("name", "")).is_null();
+    auto r = Kubectl({exists ? "replace" : "create", "--validate=false"}, object);
+    ASSERT_EQ(r.code, 0) << r.out;
   }
 
   // Flags the fixture's controller starts with, besides the kubeconfig, state and listen ones.
@@ -228,7 +346,7 @@ class KubeE2eFixture : public ::testing::Test {
               "--platform",
               "kubernetes",
               "--kubeconfig",
-              (dir_ / "kubeconfig").string(),
+              Real() ? real_kubeconfig_ : (dir_ / "kubeconfig").string(),
               "--state",
               (dir_ / name).string(),
               "--listen",
@@ -245,21 +363,18 @@ class KubeE2eFixture : public ::testing::Test {
 
   // The holder of ramp's leader Lease, "" when none.
   std::string LeaseHolder() {
-    auto lease = fake_->Object("leases", "default", "ramp-controller-lock");
-    if (!lease) return "";
-    return (*lease)["spec"].value("holderIdentity", "");
+    json lease = Get("leases", "ramp-controller-lock");
+    if (lease.is_null()) return "";
+    return lease["spec"].value("holderIdentity", "");
   }
 
   json Rollout(const std::string& name) {
+    if (Real()) return Get("rollouts.argoproj.io", name);
     return api_->Get(std::string(kRollouts) + "/" + name).body;
   }
   json Status(const std::string& name) { return Rollout(name).value("status", json::object()); }
-  json ReplicaSet(const std::string& name) {
-    return fake_->Object("replicasets", "default", name).value_or(json());
-  }
-  json Svc(const std::string& name) {
-    return fake_->Object("services", "default", name).value_or(json());
-  }
+  json ReplicaSet(const std::string& name) { return Get("replicasets", name); }
+  json Svc(const std::string& name) { return Get("services", name); }
   std::string Selected(const std::string& service) {
     return Svc(service)
         .value("spec", json::object())
@@ -282,24 +397,39 @@ class KubeE2eFixture : public ::testing::Test {
   }
 
   void Create(const std::string& path, const json& object) {
+    if (Real()) return Put(object);
     auto r = api_->Post(path, object);
     ASSERT_EQ(r.status, 201) << r.raw;
   }
   void SetImage(const std::string& rollout, const std::string& image) {
-    auto r = api_->JsonPatch(std::string(kRollouts) + "/" + rollout,
-                             json::array({{{"op", "replace"},
-                                           {"path", "/spec/template/spec/containers/0/image"},
-                                           {"value", image}}}));
+    const json patch = json::array({{{"op", "replace"},
+                                     {"path", "/spec/template/spec/containers/0/image"},
+                                     {"value", ClusterImage(image)}}});
+    if (Real()) {
+      auto k = Kubectl({"patch", "rollouts.argoproj.io", rollout, "-n", TestNamespace(), "--type",
+                        "json", "-p", patch.dump()});
+      ASSERT_EQ(k.code, 0) << k.out;
+      return;
+    }
+    auto r = api_->JsonPatch(std::string(kRollouts) + "/" + rollout, patch);
     ASSERT_EQ(r.status, 200) << r.raw;
   }
   // A status patch as `kubectl argo rollouts` sends it (merge patch on /status).
   void PatchStatus(const std::string& rollout, const json& status) {
+    if (Real()) {
+      auto k = Kubectl({"patch", "rollouts.argoproj.io", rollout, "-n", TestNamespace(),
+                        "--subresource=status", "--type", "merge", "-p",
+                        json{{"status", status}}.dump()});
+      ASSERT_EQ(k.code, 0) << k.out;
+      return;
+    }
     auto r =
         api_->Merge(std::string(kRollouts) + "/" + rollout + "/status", json{{"status", status}});
     ASSERT_EQ(r.status, 200) << r.raw;
   }
 
   fs::path dir_;
+  std::string real_kubeconfig_;  // RAMP_E2E_KUBECONFIG; empty: the fake
   std::unique_ptr<fakes::KubeApiServerFake> fake_;
   std::unique_ptr<KubeApi> api_;
   std::unique_ptr<Subprocess> serve_;

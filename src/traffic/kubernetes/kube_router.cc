@@ -129,6 +129,9 @@ struct ObjectSync::Shared {
 
   static void Converge(std::shared_ptr<Shared> s, const kube::Resource& resource, std::string ns,
                        std::string name, Mutation mutate, StatusCallback done, int attempt = 1);
+  static void CreateObject(std::shared_ptr<Shared> s, const kube::Resource& resource,
+                           std::string ns, std::string name, json object, Mutation mutate,
+                           StatusCallback done);
   static void Ensure(std::shared_ptr<Shared> s, const kube::Resource& resource, std::string ns,
                      std::string name, std::function<json()> create, Mutation mutate,
                      StatusCallback done);
@@ -245,24 +248,30 @@ void ObjectSync::Shared::Ensure(std::shared_ptr<Shared> s, const kube::Resource&
           object["metadata"]["name"] = name;
           object["metadata"]["namespace"] = ns;
           object["metadata"]["ownerReferences"] = json::array({*owner});
-          StatusOr<bool> r = mutate(object);
-          if (!r) return done(s->Wrap(resource, ns, name, r.error()));
-          s->env->client->Create(
-              resource, ns, std::move(object),
-              [s, resource, ns, name, mutate = std::move(mutate),
-               done = std::move(done)](StatusOr<json> created) mutable {
-                if (!created && created.error().code() == StatusCode::kAlreadyExists) {
-                  // Created meanwhile (another writer, or a retry): converge what is there.
-                  return Ensure(
-                      s, resource, ns, name, [] { return json::object(); }, std::move(mutate),
-                      std::move(done));
-                }
-                if (!created) return done(s->Wrap(resource, ns, name, created.error()));
-                Shared::ReadBack(s, resource, ns, name, std::move(mutate), false,
-                                 std::move(*created), 1, std::move(done));
-              });
+          CreateObject(s, resource, ns, name, std::move(object), std::move(mutate),
+                       std::move(done));
         });
       });
+}
+
+void ObjectSync::Shared::CreateObject(std::shared_ptr<Shared> s, const kube::Resource& resource,
+                                      std::string ns, std::string name, json object,
+                                      Mutation mutate, StatusCallback done) {
+  StatusOr<bool> r = mutate(object);
+  if (!r) return done(s->Wrap(resource, ns, name, r.error()));
+  s->env->client->Create(resource, ns, std::move(object),
+                         [s, resource, ns, name, mutate = std::move(mutate),
+                          done = std::move(done)](StatusOr<json> created) mutable {
+                           if (!created && created.error().code() == StatusCode::kAlreadyExists) {
+                             // Created meanwhile (another writer, or a retry): converge what is
+                             // there.
+                             return Converge(s, resource, ns, name, std::move(mutate),
+                                             std::move(done));
+                           }
+                           if (!created) return done(s->Wrap(resource, ns, name, created.error()));
+                           Shared::ReadBack(s, resource, ns, name, std::move(mutate), false,
+                                            std::move(*created), 1, std::move(done));
+                         });
 }
 
 void ObjectSync::Converge(const kube::Resource& resource, std::string ns, std::string name,
@@ -275,6 +284,16 @@ void ObjectSync::Ensure(const kube::Resource& resource, std::string ns, std::str
                         std::function<json()> create, Mutation mutate, StatusCallback done) {
   Shared::Ensure(shared_, resource, std::move(ns), std::move(name), std::move(create),
                  std::move(mutate), std::move(done));
+}
+
+void ObjectSync::Create(const kube::Resource& resource, std::string ns, std::string name,
+                        json object, Mutation mutate, StatusCallback done) {
+  object["apiVersion"] = resource.ApiVersion();
+  object["kind"] = resource.kind;
+  object["metadata"]["name"] = name;
+  object["metadata"]["namespace"] = ns;
+  Shared::CreateObject(shared_, resource, std::move(ns), std::move(name), std::move(object),
+                       std::move(mutate), std::move(done));
 }
 
 void ObjectSync::DeleteOwned(const kube::Resource& resource, std::string ns, std::string name,

@@ -168,6 +168,12 @@ class ObjectSync {
   void Ensure(const kube::Resource& resource, std::string ns, std::string name,
               std::function<nlohmann::json()> create, Mutation mutate, StatusCallback done);
 
+  // Creates `object` (apiVersion, kind, name and namespace filled in; `mutate` applied) without
+  // an owner, as Argo creates an Ambassador canary Mapping, and reads it back; one that exists
+  // already is converged instead.
+  void Create(const kube::Resource& resource, std::string ns, std::string name,
+              nlohmann::json object, Mutation mutate, StatusCallback done);
+
   // Deletes the object when it exists and this Rollout controls it; absent is success.
   void DeleteOwned(const kube::Resource& resource, std::string ns, std::string name,
                    StatusCallback done);

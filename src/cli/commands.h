@@ -25,6 +25,8 @@ bool ReadInputFile(const std::string& path, std::string* out, std::string* error
 
 void RegisterAnalyze(CLI::App* app);
 void RegisterDemo(CLI::App* app);
+// install-manifests (install_manifests.cc).
+void RegisterInstallManifests(CLI::App* app);
 void RegisterLint(CLI::App* app);
 void RegisterProxy(CLI::App* app);
 void RegisterServe(CLI::App* app);

@@ -32,6 +32,7 @@
 #include "kube/leader_election.h"
 #include "metrics/register.h"
 #include "net/event_loop.h"
+#include "net/http_server.h"
 #include "platform/kubernetes/kube_platform.h"
 #include "platform/process/process_platform.h"
 #include "platform/static/static_platform.h"
@@ -73,6 +74,9 @@ struct ServeFlags {
   // often routing objects are re-read and set back when edited outside ramp.
   kube_traffic::ApiVersions router_versions;
   double traffic_resync = 10;
+  // Where GET /healthz answers from start-up on every replica, leader or standby ("" = only
+  // the API's /healthz, which a standby does not serve yet).
+  std::string healthz;
   int threads = 2;
   double resync_seconds = 1;
   int port_min = 20000;
@@ -150,6 +154,8 @@ int RunServe(const ServeFlags& f) {
   // Kubernetes mode: the API server is the store, ReplicaSets the platform, Services the switch.
   std::unique_ptr<kube::KubeClient> kube_client;
   std::unique_ptr<kube::LeaderElector> elector;
+  std::unique_ptr<net::HttpServer> health_server;                           // --healthz
+  auto health_role = std::make_shared<std::atomic<bool>>(!f.leader_elect);  // true: leading
   std::shared_ptr<std::atomic<bool>> releasing;  // set while handing the lease over
   std::unique_ptr<store::KubeStateStore> kube_store;
   std::unique_ptr<Platform> kube_platform;
@@ -175,6 +181,31 @@ int RunServe(const ServeFlags& f) {
       return 1;
     }
     kube_client = std::move(*client);
+    if (!f.healthz.empty()) {
+      // The kubelet probes every replica; a standby is healthy while it waits for the Lease.
+      net::HttpServerOptions ho;
+      ho.address = f.healthz;
+      auto started = net::HttpServer::Start(ho, [role = health_role](
+                                                    net::ServerRequest req,
+                                                    std::shared_ptr<net::ServerReply> reply) {
+        if (req.method != "GET" || req.path != "/healthz") {
+          return reply->Send(net::ServerResponse{404, "text/plain", {}, "not found\n"});
+        }
+        reply->Send(net::ServerResponse{
+            200,
+            "application/json",
+            {},
+            nlohmann::json{{"status", "ok"}, {"role", role->load() ? "leader" : "standby"}}.dump() +
+                "\n"});
+      });
+      if (!started) {
+        std::cerr << "ramp serve: --healthz " << f.healthz << ": " << started.error().message()
+                  << "\n";
+        return 1;
+      }
+      health_server = std::move(*started);
+      LogLine("", fmt::format("ramp serve: health on http://{}/healthz", health_server->Address()));
+    }
     if (f.leader_elect) {
       // Only the leader acts; a standby waits here until it leads (or is told to stop).
       auto leading = std::make_shared<std::atomic<bool>>(false);
@@ -221,6 +252,7 @@ int RunServe(const ServeFlags& f) {
         }
       }
       LogLine("", fmt::format("leader election: {} leads", identity));
+      health_role->store(true);
     }
     store::KubeStoreOptions so;
     so.client = kube_client.get();
@@ -526,6 +558,9 @@ void RegisterServe(CLI::App* app) {
       ->capture_default_str();
   cmd->add_option("--burst", flags->burst, "Kubernetes mode: API request burst")
       ->capture_default_str();
+  cmd->add_option("--healthz", flags->healthz,
+                  "Kubernetes mode: answer GET /healthz on this address from start-up, on the "
+                  "leader and on standbys (the kubelet's probes)");
   cmd->add_option("--traffic-resync", flags->traffic_resync,
                   "Kubernetes mode: seconds between re-reads of the traffic routing objects "
                   "(VirtualServices, Ingresses, …); one changed outside ramp is set back")

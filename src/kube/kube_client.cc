@@ -439,6 +439,8 @@ class ClientImpl : public KubeClient {
     req.method = std::move(method);
     req.url = o_.config.server + path;
     req.headers.emplace_back("Accept", "application/json");
+    // As client-go names its controllers in audit logs: who sent it.
+    req.headers.emplace_back("User-Agent", "ramp/" + o_.component);
     if (!content_type.empty()) req.headers.emplace_back("Content-Type", std::move(content_type));
     std::string token = o_.config.token;
     if (token.empty() && !o_.config.token_file.empty()) {

@@ -119,7 +119,7 @@ struct KubeClientOptions {
   int read_retries = 4;
   Duration backoff_base = std::chrono::milliseconds(200);
   Duration backoff_max = std::chrono::seconds(10);
-  // Events' source.component and reportingComponent.
+  // Events' source.component and reportingComponent; requests carry User-Agent ramp/<component>.
   std::string component = "rollouts-controller";
   std::string instance;  // reportingInstance (the host name)
 };

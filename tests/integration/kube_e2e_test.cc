@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -458,8 +459,26 @@ TEST_F(KubeE2eTest, AStandbyTakesOverMidCanaryAndFinishesIt) {
   StartServe(fast);
   ASSERT_TRUE(Eventually([&] { return !LeaseHolder().empty(); }));
   const std::string first = LeaseHolder();
-  auto standby = StartController("state-standby", fast);
+  std::vector<std::string> with_health = fast;
+  with_health.insert(with_health.end(), {"--healthz", "127.0.0.1:0"});
+  auto standby = StartController("state-standby", with_health);
   ASSERT_TRUE(standby);
+  // The standby answers the kubelet's probes while it waits (--healthz), and says what it is.
+  std::string health;
+  ASSERT_TRUE(Eventually([&] {
+    std::ifstream log(dir_ / "serve.log");
+    for (std::string line; std::getline(log, line);) {
+      const size_t at = line.find("health on http://");
+      if (at != std::string::npos) {
+        health = line.substr(at + 10, line.find("/healthz", at) - at - 10);
+      }
+    }
+    return !health.empty();
+  }));
+  kube_e2e::KubeApi probe(health);
+  auto answer = probe.Call("GET", "/healthz");
+  EXPECT_EQ(answer.status, 200) << answer.raw;
+  EXPECT_EQ(answer.body.value("role", ""), "standby") << answer.raw;
 
   Create(kServices, Service("web-stable", "web"));
   Create(kServices, Service("web-canary", "web"));
@@ -477,6 +496,7 @@ TEST_F(KubeE2eTest, AStandbyTakesOverMidCanaryAndFinishesIt) {
   })) << Status("web").dump();
   EXPECT_NE(LeaseHolder(), first);
   EXPECT_FALSE(LeaseHolder().empty());
+  EXPECT_EQ(probe.Call("GET", "/healthz").body.value("role", ""), "leader");
   EXPECT_TRUE(Eventually([&] { return ReplicaSet("web-" + h1)["spec"]["replicas"] == 0; }));
   EXPECT_EQ(ReplicaSet("web-" + h2)["spec"]["replicas"], 4);
   EXPECT_TRUE(Eventually([&] { return Selected("web-stable") == h2; }));

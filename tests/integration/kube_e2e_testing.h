@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +17,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -27,6 +29,7 @@
 #include "cli/cli_testing.h"
 #include "common/subprocess.h"
 #include "engine/reconcile.h"
+#include "install/permissions.h"
 #include "platform/kubernetes/golden_testing.h"
 #include "ramp/clock.h"
 #include "spec/yaml_tree.h"
@@ -258,6 +261,7 @@ class KubeE2eFixture : public ::testing::Test {
       text << log.rdbuf();
       std::cerr << "---- ramp serve log ----\n" << text.str() << "------------------------\n";
     }
+    if (!Real() && fake_ != nullptr) EXPECT_TRUE(InstallRbacCoversTheController());
     if (Real() && TestNamespace() != "default") {
       Kubectl({"delete", "namespace", TestNamespace(), "--wait=false"});
       TestNamespace() = "default";
@@ -265,6 +269,69 @@ class KubeE2eFixture : public ::testing::Test {
   }
 
   bool Real() const { return !real_kubeconfig_.empty(); }
+
+  // Whether every request the controller sent the fake (User-Agent ramp/rollouts-controller) is
+  // one the install's ClusterRole and Role grant (install/permissions.h): least privilege that
+  // is still enough.
+  ::testing::AssertionResult InstallRbacCoversTheController() {
+    std::set<std::string> missing;
+    for (const auto& r : fake_->Requests()) {
+      auto ua = r.headers.find("user-agent");
+      if (ua == r.headers.end() || ua->second != "ramp/rollouts-controller") continue;
+      // /api/v1/[namespaces/NS/]RES[/NAME[/SUB]] or /apis/G/V/[namespaces/NS/]RES[/NAME[/SUB]]
+      std::vector<std::string> parts;
+      for (size_t at = 1; at <= r.path.size();) {
+        size_t next = r.path.find('/', at);
+        if (next == std::string::npos) next = r.path.size();
+        parts.push_back(r.path.substr(at, next - at));
+        at = next + 1;
+      }
+      size_t i = 0;
+      std::string group;
+      if (!parts.empty() && parts[0] == "api") {
+        i = 2;
+      } else if (parts.size() > 2 && parts[0] == "apis") {
+        group = parts[1];
+        i = 3;
+      } else {
+        continue;  // discovery
+      }
+      if (i + 1 < parts.size() && parts[i] == "namespaces" && i + 2 < parts.size()) i += 2;
+      if (i >= parts.size()) continue;
+      std::string resource = parts[i];
+      const bool named = i + 1 < parts.size();
+      if (i + 2 < parts.size()) resource += "/" + parts[i + 2];
+      std::string verb;
+      if (r.method == "GET") {
+        verb = named ? "get"
+               : r.query.find("watch=true") != std::string::npos ||
+                       r.query.find("watch=1") != std::string::npos
+                   ? "watch"
+                   : "list";
+      } else if (r.method == "POST") {
+        verb = "create";
+      } else if (r.method == "PUT") {
+        verb = "update";
+      } else if (r.method == "PATCH") {
+        verb = "patch";
+      } else if (r.method == "DELETE") {
+        verb = named ? "delete" : "deletecollection";
+      }
+      bool granted = false;
+      for (const install::Permission& p : install::RequiredPermissions()) {
+        if (p.api_group == group && p.resource == resource &&
+            std::find(p.verbs.begin(), p.verbs.end(), verb) != p.verbs.end()) {
+          granted = true;
+        }
+      }
+      if (!granted) missing.insert(fmt::format("{} {} ({} {})", verb, resource, r.method, r.path));
+    }
+    if (missing.empty()) return ::testing::AssertionSuccess();
+    auto out = ::testing::AssertionFailure()
+               << "the install's RBAC (src/install/permissions.h) does not grant:";
+    for (const std::string& m : missing) out << "\n  " << m;
+    return out;
+  }
 
   struct KubectlOutput {
     int code = -1;

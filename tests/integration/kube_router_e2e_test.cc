@@ -189,6 +189,25 @@ TEST_F(KubeRouterE2eTest, IstioHeaderAndMirrorRoutes) {
   }));
 }
 
+// A router ramp does not build is refused, and the Rollout says why.
+TEST_F(KubeRouterE2eTest, ARouterRampDoesNotBuildIsRefusedWithTheReason) {
+  Create(kServices, Service("web-stable", "web"));
+  Create(kServices, Service("web-canary", "web"));
+  Create(kRollouts, RouterRollout(json{{"appMesh", {{"virtualService", {{"name", "web-vs"}}}}}},
+                                  json::array({{{"setWeight", 20}}})));
+  std::string said;
+  EXPECT_TRUE(Eventually([&] {
+    for (const json& e : List("events")) {
+      if (e["involvedObject"].value("name", "") == "web" && e.value("type", "") == "Warning") {
+        said = e.value("message", "");
+      }
+    }
+    said += " | " + Status("web").value("message", "");
+    return said.find("appMesh") != std::string::npos;
+  })) << said;
+  EXPECT_TRUE(ReplicaSet("web-" + Hash("web", "ghcr.io/example/web:1.0")).is_null());
+}
+
 std::vector<RouterCase> Cases() {
   std::vector<RouterCase> cases;
   cases.push_back(RouterCase{"smi",

@@ -274,16 +274,6 @@ struct Shared {
   }
 };
 
-// Runs step(0) … step(n − 1) one after the other; the first error stops.
-using Step = std::function<void(size_t, StatusCallback)>;
-void RunFrom(size_t i, size_t n, std::shared_ptr<const Step> step, StatusCallback done) {
-  if (i == n) return done(OkStatus());
-  (*step)(i, [i, n, step, done = std::move(done)](Status s) mutable {
-    if (!s.ok()) return done(std::move(s));
-    RunFrom(i + 1, n, std::move(step), std::move(done));
-  });
-}
-
 // The canary's Weight in an action annotation's value, if it has one.
 std::optional<int32_t> CanaryWeight(const json& action, const std::string& canary) {
   if (!action.is_object() || !action.contains("ForwardConfig")) return std::nullopt;
@@ -346,7 +336,7 @@ class AlbRouter : public Router {
     const std::string want = AlbForwardAction(s->env, s->config, weight, additional);
     auto check = std::make_shared<WeightCheck>();
     check->verification = WeightVerification::kVerified;
-    auto step = std::make_shared<const Step>([s, check, want](size_t i, StatusCallback next) {
+    auto step = IndexedStep([s, check, want](size_t i, StatusCallback next) {
       const std::string name = s->config.ingresses[i];
       s->sync.Read(s->config.resource, s->ns(), name,
                    [s, check, want, name, next = std::move(next)](StatusOr<json> ingress) {
@@ -380,11 +370,11 @@ class AlbRouter : public Router {
                      next(OkStatus());
                    });
     });
-    RunFrom(0, s->config.ingresses.size(), std::move(step),
-            [check, done = std::move(done)](Status st) {
-              if (!st.ok()) return done(Fail(std::move(st)));
-              done(*check);
-            });
+    RunIndexed(s->config.ingresses.size(), std::move(step),
+               [check, done = std::move(done)](Status st) {
+                 if (!st.ok()) return done(Fail(std::move(st)));
+                 done(*check);
+               });
   }
 
  private:
@@ -403,27 +393,18 @@ class AlbRouter : public Router {
     }
     auto s = s_;
     auto desired = std::make_shared<const Desired>(std::move(d));
-    auto step = std::make_shared<const Step>([s, desired](size_t i, StatusCallback next) {
+    auto step = IndexedStep([s, desired](size_t i, StatusCallback next) {
       s->sync.Converge(
           s->config.resource, s->ns(), s->config.ingresses[i],
           [s, desired](json& ingress) { return s->Apply(*desired, ingress); }, std::move(next));
     });
-    RunFrom(0, s->config.ingresses.size(), std::move(step), std::move(done));
+    RunIndexed(s->config.ingresses.size(), std::move(step), std::move(done));
   }
 
   std::shared_ptr<Shared> s_;
   std::optional<std::string> action_;                         // the weighted action
   std::map<std::string, std::optional<std::string>> routes_;  // route → conditions
 };
-
-StatusOr<std::string> StringField(const json& config, const char* key) {
-  auto it = config.find(key);
-  if (it == config.end() || it->is_null()) return std::string();
-  if (!it->is_string()) {
-    return Fail(InvalidArgumentError(fmt::format("{}.{}: expected a string", kRouter, key)));
-  }
-  return it->get<std::string>();
-}
 
 // The length of the UTF-8 sequence at s[i] (its code point in *rune), or 0 when it is not valid
 // UTF-8 (Go's rules: no overlong forms, no surrogates, nothing above U+10FFFF).
@@ -582,17 +563,10 @@ StatusOr<std::string> AlbHeaderRouteConditions(const HeaderRoute& route) {
 
 StatusOr<AlbConfig> ParseAlbConfig(const Env& env) {
   AlbConfig c;
-  const std::string& version = env.versions.ingress;
-  if (version == "networking.k8s.io/v1" || version == "networking/v1") {
-    c.resource = MakeResource("networking.k8s.io", "v1", "ingresses", "Ingress");
-  } else if (version == "extensions/v1beta1") {
-    c.resource = MakeResource("extensions", "v1beta1", "ingresses", "Ingress");
-    c.legacy = true;
-  } else {
-    return Fail(InvalidArgumentError(fmt::format(
-        "{}: unsupported Ingress API version \"{}\" (networking.k8s.io/v1 or extensions/v1beta1)",
-        kRouter, version)));
-  }
+  auto api = IngressApiFor(kRouter, env.versions.ingress);
+  if (!api) return Fail(api.error());
+  c.resource = api->resource;
+  c.legacy = api->legacy;
   const json& config = env.config;
   if (!config.is_object()) {
     return Fail(InvalidArgumentError(
@@ -600,7 +574,7 @@ StatusOr<AlbConfig> ParseAlbConfig(const Env& env) {
                     "annotationPrefix, stickinessConfig}}",
                     kRouter)));
   }
-  auto ingress = StringField(config, "ingress");
+  auto ingress = ConfigString(config, "ingress", kRouter);
   if (!ingress) return Fail(ingress.error());
   if (auto it = config.find("ingresses"); it != config.end() && !it->is_null()) {
     if (!it->is_array()) {
@@ -632,10 +606,10 @@ StatusOr<AlbConfig> ParseAlbConfig(const Env& env) {
         fmt::format("{}.servicePort: expected a port number (1..65535)", kRouter)));
   }
   c.service_port = port->get<int32_t>();
-  auto root = StringField(config, "rootService");
+  auto root = ConfigString(config, "rootService", kRouter);
   if (!root) return Fail(root.error());
   c.root_service = *root;
-  auto prefix = StringField(config, "annotationPrefix");
+  auto prefix = ConfigString(config, "annotationPrefix", kRouter);
   if (!prefix) return Fail(prefix.error());
   if (!prefix->empty()) c.annotation_prefix = *prefix;
   if (auto it = config.find("stickinessConfig"); it != config.end() && !it->is_null()) {

@@ -103,25 +103,6 @@ struct Shared {
   uint64_t generation = 0;                 // guarded by mu
 };
 
-using Step = std::function<void(StatusCallback)>;
-
-// Runs every step in order, even after a failure (as Argo handles every mapping); `done` gets
-// OK, the one error, or all of them.
-void RunAll(std::shared_ptr<std::vector<Step>> steps, size_t i,
-            std::shared_ptr<std::vector<Status>> errors, StatusCallback done) {
-  if (i >= steps->size()) {
-    if (errors->empty()) return done(OkStatus());
-    if (errors->size() == 1) return done(errors->front());
-    std::string message = fmt::format("{} errors:", errors->size());
-    for (const Status& e : *errors) message += " [" + e.message() + "]";
-    return done(Status(errors->front().code(), message));
-  }
-  (*steps)[i]([steps, i, errors, done = std::move(done)](Status s) mutable {
-    if (!s.ok()) errors->push_back(s);
-    RunAll(steps, i + 1, errors, std::move(done));
-  });
-}
-
 class AmbassadorRouter : public Router {
  public:
   AmbassadorRouter(std::shared_ptr<Shared> shared, std::vector<std::string> mappings)
@@ -136,14 +117,14 @@ class AmbassadorRouter : public Router {
 
   void SetWeight(int32_t weight, const std::vector<WeightDestination>&,
                  StatusCallback done) override {
-    auto steps = std::make_shared<std::vector<Step>>();
+    auto steps = std::make_shared<std::vector<AsyncStep>>();
     for (const std::string& base : mappings_) {
       steps->push_back([s = s_, base, weight](StatusCallback next) {
         if (weight > 0) return Raise(s, base, weight, std::move(next));
         Lower(s, base, std::move(next));
       });
     }
-    RunAll(steps, 0, std::make_shared<std::vector<Status>>(), std::move(done));
+    RunEach(steps, std::move(done));
   }
 
   void SetHeaderRoute(const HeaderRoute&, StatusCallback done) override {
@@ -160,7 +141,7 @@ class AmbassadorRouter : public Router {
                     StatusOrCallback<WeightCheck> done) override {
     auto check = std::make_shared<WeightCheck>();
     check->verification = WeightVerification::kVerified;
-    auto steps = std::make_shared<std::vector<Step>>();
+    auto steps = std::make_shared<std::vector<AsyncStep>>();
     for (const std::string& base : mappings_) {
       steps->push_back([s = s_, base, weight, check](StatusCallback next) {
         const std::string name = AmbassadorCanaryName(base);
@@ -192,11 +173,10 @@ class AmbassadorRouter : public Router {
                            });
       });
     }
-    RunAll(steps, 0, std::make_shared<std::vector<Status>>(),
-           [check, done = std::move(done)](Status s) {
-             if (!s.ok()) return done(Fail(s));
-             done(*check);
-           });
+    RunEach(steps, [check, done = std::move(done)](Status s) {
+      if (!s.ok()) return done(Fail(s));
+      done(*check);
+    });
   }
 
  private:

@@ -15,16 +15,6 @@ using json = nlohmann::json;
 
 constexpr char kRouter[] = "apisix";
 
-// Runs `steps` one after the other; `done` gets the first error or OK.
-using Step = std::function<void(StatusCallback)>;
-void RunInOrder(std::shared_ptr<std::vector<Step>> steps, size_t i, StatusCallback done) {
-  if (i >= steps->size()) return done(OkStatus());
-  (*steps)[i]([steps, i, done = std::move(done)](Status s) mutable {
-    if (!s.ok()) return done(s);
-    RunInOrder(steps, i + 1, std::move(done));
-  });
-}
-
 // spec.http of an ApisixRoute, or nullptr.
 json* HttpRules(json& route) {
   if (!route.is_object() || !route.contains("spec") || !route["spec"].is_object()) return nullptr;
@@ -84,7 +74,7 @@ class ApisixRouter : public Router {
 
   void SetWeight(int32_t weight, const std::vector<WeightDestination>&,
                  StatusCallback done) override {
-    auto steps = std::make_shared<std::vector<Step>>();
+    auto steps = std::make_shared<std::vector<AsyncStep>>();
     steps->push_back([sync = sync_, resource = resource_, ns = Ns(), name = route_, rules = rules_,
                       canary = env_.context.canary_service, stable = env_.context.stable_service,
                       weight](StatusCallback next) mutable {
@@ -97,7 +87,7 @@ class ApisixRouter : public Router {
     });
     // The header routes still active are put back as they should be.
     for (const auto& [name, route] : active_) steps->push_back(ConvergeHeaderRoute(route));
-    RunInOrder(steps, 0, std::move(done));
+    RunInOrder(steps, std::move(done));
   }
 
   void SetHeaderRoute(const HeaderRoute& route, StatusCallback done) override {
@@ -134,7 +124,7 @@ class ApisixRouter : public Router {
                                 env_.context.managed_routes.end());
     for (const auto& [name, route] : active_) names.insert(name);
     active_.clear();
-    auto steps = std::make_shared<std::vector<Step>>();
+    auto steps = std::make_shared<std::vector<AsyncStep>>();
     for (const std::string& name : names) {
       if (name == route_) continue;  // never the rollout's own route
       steps->push_back(
@@ -142,7 +132,7 @@ class ApisixRouter : public Router {
             sync.DeleteOwned(resource, ns, name, std::move(next));
           });
     }
-    RunInOrder(steps, 0, std::move(done));
+    RunInOrder(steps, std::move(done));
   }
 
   void VerifyWeight(int32_t weight, const std::vector<WeightDestination>&,
@@ -192,7 +182,7 @@ class ApisixRouter : public Router {
 
   // Reads the base route, clones the header route from it and converges the header route's
   // ApisixRoute (created, controlled by the Rollout, when absent).
-  Step ConvergeHeaderRoute(const HeaderRoute& route) const {
+  AsyncStep ConvergeHeaderRoute(const HeaderRoute& route) const {
     return [sync = sync_, resource = resource_, ns = Ns(), base_name = route_, rules = rules_,
             canary = env_.context.canary_service, stable = env_.context.stable_service,
             route](StatusCallback done) mutable {

@@ -211,15 +211,6 @@ kube::Resource ResourceOf(GatewayRouteKind kind, const std::string& version) {
   return {};
 }
 
-using Step = std::function<void(StatusCallback)>;
-void RunInOrder(std::shared_ptr<std::vector<Step>> steps, size_t i, StatusCallback done) {
-  if (i >= steps->size()) return done(OkStatus());
-  (*steps)[i]([steps, i, done = std::move(done)](Status s) mutable {
-    if (!s.ok()) return done(s);
-    RunInOrder(steps, i + 1, std::move(done));
-  });
-}
-
 std::string WeightText(const json& ref) {
   return ref.contains("weight") ? ref["weight"].dump() : std::string("unset");
 }
@@ -246,7 +237,7 @@ struct RouteSet {
 void ResolveRoutes(std::shared_ptr<const RouteSet> set,
                    std::function<void(StatusOr<std::vector<RouteRef>>)> done) {
   auto found = std::make_shared<std::vector<RouteRef>>();
-  auto steps = std::make_shared<std::vector<Step>>();
+  auto steps = std::make_shared<std::vector<AsyncStep>>();
   for (const RouteSelector& sel : set->selectors) {
     steps->push_back([set, sel, found](StatusCallback next) {
       kube::ListOptions options;
@@ -271,7 +262,7 @@ void ResolveRoutes(std::shared_ptr<const RouteSet> set,
           });
     });
   }
-  RunInOrder(steps, 0, [set, found, done = std::move(done)](Status s) {
+  RunInOrder(steps, [set, found, done = std::move(done)](Status s) {
     if (!s.ok()) return done(Fail(s));
     std::vector<RouteRef> all;
     for (GatewayRouteKind kind : {GatewayRouteKind::kHttp, GatewayRouteKind::kGrpc,
@@ -295,7 +286,7 @@ void ResolveRoutes(std::shared_ptr<const RouteSet> set,
 // Resolves the routes, then runs the step `make` builds for each, in order; the first error
 // stops. With `require` no route at all is kFailedPrecondition.
 void ForEachRoute(std::shared_ptr<const RouteSet> set, bool require,
-                  std::function<Step(const RouteRef&)> make, StatusCallback done) {
+                  std::function<AsyncStep(const RouteRef&)> make, StatusCallback done) {
   ResolveRoutes(set, [set, require, make = std::move(make),
                       done = std::move(done)](StatusOr<std::vector<RouteRef>> routes) mutable {
     if (!routes) return done(routes.error());
@@ -304,9 +295,9 @@ void ForEachRoute(std::shared_ptr<const RouteSet> set, bool require,
           fmt::format("{}: no route to weigh: the route selectors found none in namespace {}",
                       kRouter, set->ns)));
     }
-    auto steps = std::make_shared<std::vector<Step>>();
+    auto steps = std::make_shared<std::vector<AsyncStep>>();
     for (const RouteRef& r : *routes) steps->push_back(make(r));
-    RunInOrder(steps, 0, std::move(done));
+    RunInOrder(steps, std::move(done));
   });
 }
 
@@ -390,7 +381,7 @@ class GatewayApiRouter : public Router {
     base.weight = weight;
     base.label_key.clear();
     auto make = [sync = sync_, version = routes_->version, ns = routes_->ns, base,
-                 check](const RouteRef& r) -> Step {
+                 check](const RouteRef& r) -> AsyncStep {
       GatewayRouteWant want = base;
       want.kind = r.kind;  // weights only: no header rules
       return [sync, resource = ResourceOf(r.kind, version), ns, name = r.name, want,
@@ -470,7 +461,7 @@ class GatewayApiRouter : public Router {
   // Converges every route to the whole desired state, in order; the first error stops.
   void ConvergeAll(bool remove_unnamed, bool require, StatusCallback done) {
     auto make = [sync = sync_, version = routes_->version, ns = routes_->ns, base = Template(),
-                 remove_unnamed](const RouteRef& r) -> Step {
+                 remove_unnamed](const RouteRef& r) -> AsyncStep {
       GatewayRouteWant want = base;
       want.kind = r.kind;
       want.header_routes = r.use_header_routes;

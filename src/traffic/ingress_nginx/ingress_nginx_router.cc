@@ -73,25 +73,6 @@ Mutation CanaryMutation(json desired) {
   };
 }
 
-// Runs step(0), step(1), … step(n − 1) one after the other; the first error stops.
-using Step = std::function<void(size_t, StatusCallback)>;
-void RunFrom(size_t i, size_t n, std::shared_ptr<const Step> step, StatusCallback done) {
-  if (i == n) return done(OkStatus());
-  (*step)(i, [i, n, step, done = std::move(done)](Status s) mutable {
-    if (!s.ok()) return done(std::move(s));
-    RunFrom(i + 1, n, std::move(step), std::move(done));
-  });
-}
-
-StatusOr<std::string> StringField(const json& config, const char* key) {
-  auto it = config.find(key);
-  if (it == config.end() || it->is_null()) return std::string();
-  if (!it->is_string()) {
-    return Fail(InvalidArgumentError(fmt::format("{}.{}: expected a string", kRouter, key)));
-  }
-  return it->get<std::string>();
-}
-
 StatusOr<std::map<std::string, std::string>> StringMap(const json& config, const char* key) {
   std::map<std::string, std::string> out;
   auto it = config.find(key);
@@ -154,10 +135,10 @@ class NginxIngressRouter : public Router {
   void SetWeight(int32_t weight, const std::vector<WeightDestination>&,
                  StatusCallback done) override {
     auto s = s_;
-    auto step = std::make_shared<const Step>([s, weight](size_t i, StatusCallback next) {
+    auto step = IndexedStep([s, weight](size_t i, StatusCallback next) {
       EnsureCanary(s, s->config.stable_ingresses[i], weight, std::move(next));
     });
-    RunFrom(0, s->config.stable_ingresses.size(), std::move(step), std::move(done));
+    RunIndexed(s->config.stable_ingresses.size(), std::move(step), std::move(done));
   }
 
   void SetHeaderRoute(const HeaderRoute&, StatusCallback done) override {
@@ -182,39 +163,39 @@ class NginxIngressRouter : public Router {
     check->verification = WeightVerification::kVerified;
     const std::string weight_key = s->config.annotation_prefix + "/canary-weight";
     const std::string canary_key = s->config.annotation_prefix + "/canary";
-    auto step = std::make_shared<const Step>([s, check, weight, weight_key, canary_key](
-                                                 size_t i, StatusCallback next) {
-      const std::string name = s->CanaryName(s->config.stable_ingresses[i]);
-      s->sync.Read(s->config.resource, s->ns(), name,
-                   [s, check, weight, weight_key, canary_key, name,
-                    next = std::move(next)](StatusOr<json> canary) {
-                     if (!canary) return next(canary.error());
-                     const std::string have = AnnotationOf(*canary, weight_key);
-                     const std::string is_canary = AnnotationOf(*canary, canary_key);
-                     const std::string want = std::to_string(weight);
-                     std::optional<int32_t> observed;
-                     if (!have.empty()) observed = std::atoi(have.c_str());
-                     if (have == want && is_canary == "true") {
-                       if (!check->observed_weight) check->observed_weight = observed;
-                       return next(OkStatus());
-                     }
-                     if (check->verification == WeightVerification::kVerified) {
-                       check->observed_weight = observed;
-                     }
-                     check->verification = WeightVerification::kNotVerified;
-                     if (!check->message.empty()) check->message += "; ";
-                     check->message +=
-                         fmt::format("{} has {}: \"{}\" and {}: \"{}\", not \"true\" and \"{}\"",
-                                     Describe(s->config.resource, s->ns(), name), canary_key,
-                                     is_canary, weight_key, have, want);
-                     next(OkStatus());
-                   });
-    });
-    RunFrom(0, s->config.stable_ingresses.size(), std::move(step),
-            [check, done = std::move(done)](Status st) {
-              if (!st.ok()) return done(Fail(std::move(st)));
-              done(*check);
-            });
+    auto step =
+        IndexedStep([s, check, weight, weight_key, canary_key](size_t i, StatusCallback next) {
+          const std::string name = s->CanaryName(s->config.stable_ingresses[i]);
+          s->sync.Read(s->config.resource, s->ns(), name,
+                       [s, check, weight, weight_key, canary_key, name,
+                        next = std::move(next)](StatusOr<json> canary) {
+                         if (!canary) return next(canary.error());
+                         const std::string have = AnnotationOf(*canary, weight_key);
+                         const std::string is_canary = AnnotationOf(*canary, canary_key);
+                         const std::string want = std::to_string(weight);
+                         std::optional<int32_t> observed;
+                         if (!have.empty()) observed = std::atoi(have.c_str());
+                         if (have == want && is_canary == "true") {
+                           if (!check->observed_weight) check->observed_weight = observed;
+                           return next(OkStatus());
+                         }
+                         if (check->verification == WeightVerification::kVerified) {
+                           check->observed_weight = observed;
+                         }
+                         check->verification = WeightVerification::kNotVerified;
+                         if (!check->message.empty()) check->message += "; ";
+                         check->message += fmt::format(
+                             "{} has {}: \"{}\" and {}: \"{}\", not \"true\" and \"{}\"",
+                             Describe(s->config.resource, s->ns(), name), canary_key, is_canary,
+                             weight_key, have, want);
+                         next(OkStatus());
+                       });
+        });
+    RunIndexed(s->config.stable_ingresses.size(), std::move(step),
+               [check, done = std::move(done)](Status st) {
+                 if (!st.ok()) return done(Fail(std::move(st)));
+                 done(*check);
+               });
   }
 
  private:
@@ -292,17 +273,10 @@ StatusOr<json> NginxCanaryIngress(const Env& env, const NginxIngressConfig& conf
 
 StatusOr<NginxIngressConfig> ParseNginxIngressConfig(const Env& env) {
   NginxIngressConfig c;
-  const std::string& version = env.versions.ingress;
-  if (version == "networking.k8s.io/v1" || version == "networking/v1") {
-    c.resource = MakeResource("networking.k8s.io", "v1", "ingresses", "Ingress");
-  } else if (version == "extensions/v1beta1") {
-    c.resource = MakeResource("extensions", "v1beta1", "ingresses", "Ingress");
-    c.legacy = true;
-  } else {
-    return Fail(InvalidArgumentError(fmt::format(
-        "{}: unsupported Ingress API version \"{}\" (networking.k8s.io/v1 or extensions/v1beta1)",
-        kRouter, version)));
-  }
+  auto api = IngressApiFor(kRouter, env.versions.ingress);
+  if (!api) return Fail(api.error());
+  c.resource = api->resource;
+  c.legacy = api->legacy;
   const json& config = env.config;
   if (!config.is_object()) {
     return Fail(InvalidArgumentError(
@@ -310,10 +284,10 @@ StatusOr<NginxIngressConfig> ParseNginxIngressConfig(const Env& env) {
                     "additionalIngressAnnotations, canaryIngressAnnotations}}",
                     kRouter)));
   }
-  auto prefix = StringField(config, "annotationPrefix");
+  auto prefix = ConfigString(config, "annotationPrefix", kRouter);
   if (!prefix) return Fail(prefix.error());
   if (!prefix->empty()) c.annotation_prefix = *prefix;
-  auto stable = StringField(config, "stableIngress");
+  auto stable = ConfigString(config, "stableIngress", kRouter);
   if (!stable) return Fail(stable.error());
   if (auto it = config.find("stableIngresses"); it != config.end() && !it->is_null()) {
     if (!it->is_array()) {

@@ -334,6 +334,72 @@ void ObjectSync::Read(const kube::Resource& resource, std::string ns, std::strin
 
 // ---- helpers ----
 
+void RunInOrder(std::shared_ptr<std::vector<AsyncStep>> steps, StatusCallback done) {
+  RunIndexed(
+      steps->size(), [steps](size_t i, StatusCallback next) { (*steps)[i](std::move(next)); },
+      std::move(done));
+}
+
+namespace {
+
+void RunIndexedFrom(size_t i, size_t n, std::shared_ptr<const IndexedStep> step,
+                    StatusCallback done) {
+  if (i >= n) return done(OkStatus());
+  (*step)(i, [i, n, step, done = std::move(done)](Status s) mutable {
+    if (!s.ok()) return done(std::move(s));
+    RunIndexedFrom(i + 1, n, std::move(step), std::move(done));
+  });
+}
+
+void RunEachFrom(std::shared_ptr<std::vector<AsyncStep>> steps, size_t i,
+                 std::shared_ptr<std::vector<Status>> errors, StatusCallback done) {
+  if (i >= steps->size()) {
+    if (errors->empty()) return done(OkStatus());
+    if (errors->size() == 1) return done(errors->front());
+    std::string message = fmt::format("{} errors:", errors->size());
+    for (const Status& e : *errors) message += " [" + e.message() + "]";
+    return done(Status(errors->front().code(), message));
+  }
+  (*steps)[i]([steps, i, errors, done = std::move(done)](Status s) mutable {
+    if (!s.ok()) errors->push_back(s);
+    RunEachFrom(steps, i + 1, errors, std::move(done));
+  });
+}
+
+}  // namespace
+
+void RunIndexed(size_t n, IndexedStep step, StatusCallback done) {
+  RunIndexedFrom(0, n, std::make_shared<const IndexedStep>(std::move(step)), std::move(done));
+}
+
+void RunEach(std::shared_ptr<std::vector<AsyncStep>> steps, StatusCallback done) {
+  RunEachFrom(std::move(steps), 0, std::make_shared<std::vector<Status>>(), std::move(done));
+}
+
+StatusOr<std::string> ConfigString(const json& config, const char* key, std::string_view router) {
+  auto it = config.find(key);
+  if (it == config.end() || it->is_null()) return std::string();
+  if (!it->is_string()) {
+    return Fail(InvalidArgumentError(fmt::format("{}.{}: expected a string", router, key)));
+  }
+  return it->get<std::string>();
+}
+
+StatusOr<IngressApi> IngressApiFor(std::string_view router, const std::string& version) {
+  IngressApi api;
+  if (version == "networking.k8s.io/v1" || version == "networking/v1") {
+    api.resource = MakeResource("networking.k8s.io", "v1", "ingresses", "Ingress");
+  } else if (version == "extensions/v1beta1") {
+    api.resource = MakeResource("extensions", "v1beta1", "ingresses", "Ingress");
+    api.legacy = true;
+  } else {
+    return Fail(InvalidArgumentError(fmt::format(
+        "{}: unsupported Ingress API version \"{}\" (networking.k8s.io/v1 or extensions/v1beta1)",
+        router, version)));
+  }
+  return api;
+}
+
 std::string Describe(const kube::Resource& resource, std::string_view ns, std::string_view name) {
   if (ns.empty()) return fmt::format("{} {}", resource.kind, name);
   return fmt::format("{} {}/{}", resource.kind, ns, name);

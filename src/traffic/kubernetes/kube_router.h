@@ -189,6 +189,31 @@ class ObjectSync {
 
 // Helpers for routers.
 
+// Asynchronous steps, run one after another.
+using AsyncStep = std::function<void(StatusCallback next)>;
+using IndexedStep = std::function<void(size_t i, StatusCallback next)>;
+
+// Runs `steps` in order; the first error stops them and is `done`'s answer.
+void RunInOrder(std::shared_ptr<std::vector<AsyncStep>> steps, StatusCallback done);
+// Runs step(0) … step(n − 1) in order; the first error stops them.
+void RunIndexed(size_t n, IndexedStep step, StatusCallback done);
+// Runs every step, also after failures (one object's error does not keep the others from
+// converging); `done` gets OK, the one error, or every error in one message.
+void RunEach(std::shared_ptr<std::vector<AsyncStep>> steps, StatusCallback done);
+
+// config[key] as a string, "" when absent or null; kInvalidArgument "<router>.<key>: expected a
+// string" otherwise.
+StatusOr<std::string> ConfigString(const nlohmann::json& config, const char* key,
+                                   std::string_view router);
+
+// The Ingress kind of --ingress-api-version: networking.k8s.io/v1 ("networking/v1" too), or
+// extensions/v1beta1, whose backends are {serviceName, servicePort} (`legacy`).
+struct IngressApi {
+  kube::Resource resource;
+  bool legacy = false;
+};
+StatusOr<IngressApi> IngressApiFor(std::string_view router, const std::string& version);
+
 // The Kubernetes kind of a resource with `namespace/name`: "VirtualService default/web".
 std::string Describe(const kube::Resource& resource, std::string_view ns, std::string_view name);
 

@@ -23,14 +23,15 @@ bool IsSetting(std::string_view key) {
 // Runs `step(router, next)` for each router in order; `done` gets the first error or OK.
 using Routers = std::shared_ptr<std::vector<std::unique_ptr<Router>>>;
 
-void ForEach(Routers routers, size_t i,
-             std::function<void(Router& router, StatusCallback next)> step, StatusCallback done) {
-  if (i >= routers->size()) return done(OkStatus());
-  Router& r = *(*routers)[i];
-  step(r, [routers, i, step, done = std::move(done)](Status s) mutable {
-    if (!s.ok()) return done(s);
-    ForEach(routers, i + 1, std::move(step), std::move(done));
-  });
+void ForEach(Routers routers, std::function<void(Router& router, StatusCallback next)> step,
+             StatusCallback done) {
+  const size_t n = routers->size();
+  RunIndexed(
+      n,
+      [routers = std::move(routers), step = std::move(step)](size_t i, StatusCallback next) {
+        step(*(*routers)[i], std::move(next));
+      },
+      std::move(done));
 }
 
 class KubeTrafficRouter : public TrafficRouter {
@@ -50,7 +51,7 @@ class KubeTrafficRouter : public TrafficRouter {
                  StatusCallback done) override {
     additional_ = additional;
     ForEach(
-        routers_, 0,
+        routers_,
         [weight, additional](Router& r, StatusCallback next) {
           r.SetWeight(weight, additional, std::move(next));
         },
@@ -73,7 +74,7 @@ class KubeTrafficRouter : public TrafficRouter {
 
   void RemoveManagedRoutes(StatusCallback done) override {
     ForEach(
-        routers_, 0,
+        routers_,
         [](Router& r, StatusCallback next) {
           r.RemoveManagedRoutes([next = std::move(next)](Status s) {
             next(s.code() == StatusCode::kUnimplemented ? OkStatus() : s);
@@ -93,7 +94,7 @@ class KubeTrafficRouter : public TrafficRouter {
          additional = additional_, done = std::move(done)](Status s) mutable {
           if (!s.ok() || !routed) return done(s);
           ForEach(
-              routers, 0,
+              routers,
               [canary, stable, additional](Router& r, StatusCallback next) {
                 r.UpdateHash(canary, stable, additional, std::move(next));
               },
@@ -110,7 +111,7 @@ class KubeTrafficRouter : public TrafficRouter {
                     StatusOrCallback<WeightCheck> done) override {
     auto checks = std::make_shared<std::vector<WeightCheck>>();
     ForEach(
-        routers_, 0,
+        routers_,
         [weight, additional, checks](Router& r, StatusCallback next) {
           r.VerifyWeight(weight, additional,
                          [checks, next = std::move(next)](StatusOr<WeightCheck> c) {
@@ -141,7 +142,7 @@ class KubeTrafficRouter : public TrafficRouter {
     auto supported = std::make_shared<size_t>(0);
     auto names = std::make_shared<std::vector<std::string>>();
     ForEach(
-        routers_, 0,
+        routers_,
         [call, supported, names](Router& r, StatusCallback next) {
           names->emplace_back(r.Type());
           call(r, [supported, next = std::move(next)](Status s) {

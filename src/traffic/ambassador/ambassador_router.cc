@@ -86,6 +86,8 @@ struct Shared {
       if (!s->CheckNotForeign(*got, name).ok() || WeightOf(*got).value_or(0) != 0) return;
       kube::DeleteOptions options;
       options.precondition_resource_version = ResourceVersionOf(*got);
+      // Deleted by ramp's own hand: a later canary Mapping is a new one, not a set-back.
+      s->sync.Forget(s->resource, s->Ns(), name);
       s->env.client->Delete(s->resource, s->Ns(), name, options, [](Status) {});
     });
   }

@@ -118,9 +118,23 @@ TEST_F(AmbassadorRouterTest, WeightZeroDeletesTheCanaryMappingFiveSecondsLater) 
   ASSERT_TRUE(SetWeight(*router, 0).ok());
   EXPECT_EQ(Writes(), 0);
   EXPECT_EQ(manual_.Pending(), 0u);
-  // And a new canary brings it back.
+  // And a new canary brings it back; ramp deleted it itself, so that is no set-back.
   ASSERT_TRUE(SetWeight(*router, 10).ok());
   EXPECT_EQ(Canary()["spec"]["weight"], 10);
+  EXPECT_TRUE(Events().empty());
+}
+
+TEST_F(AmbassadorRouterTest, ACanaryMappingDeletedByHandIsCreatedAgainWithAnEvent) {
+  auto router = Make();
+  ASSERT_TRUE(SetWeight(*router, 30).ok());
+  ASSERT_TRUE(testing::Await<Status>([&](auto done) {
+                client_->Delete(kube::Resource{"getambassador.io", "v2", "mappings", "Mapping"},
+                                kNs, "web-mapping-canary", {}, done);
+              }).ok());
+  ASSERT_TRUE(SetWeight(*router, 30).ok());  // the periodic re-assertion
+  EXPECT_EQ(Canary()["spec"]["weight"], 30);
+  ASSERT_EQ(Events().size(), 1u);
+  EXPECT_THAT(Events()[0], HasSubstr("Mapping shop/web-mapping-canary was changed outside"));
 }
 
 TEST_F(AmbassadorRouterTest, ARaiseBeforeTheDeleteCancelsIt) {

@@ -259,19 +259,23 @@ void ObjectSync::Shared::CreateObject(std::shared_ptr<Shared> s, const kube::Res
                                       Mutation mutate, StatusCallback done) {
   StatusOr<bool> r = mutate(object);
   if (!r) return done(s->Wrap(resource, ns, name, r.error()));
-  s->env->client->Create(resource, ns, std::move(object),
-                         [s, resource, ns, name, mutate = std::move(mutate),
-                          done = std::move(done)](StatusOr<json> created) mutable {
-                           if (!created && created.error().code() == StatusCode::kAlreadyExists) {
-                             // Created meanwhile (another writer, or a retry): converge what is
-                             // there.
-                             return Converge(s, resource, ns, name, std::move(mutate),
-                                             std::move(done));
-                           }
-                           if (!created) return done(s->Wrap(resource, ns, name, created.error()));
-                           Shared::ReadBack(s, resource, ns, name, std::move(mutate), false,
-                                            std::move(*created), 1, std::move(done));
-                         });
+  bool deleted_outside = false;  // written here before, and not deleted by this router
+  {
+    std::lock_guard<std::mutex> lock(s->mu);
+    deleted_outside = s->last.count(Key(resource, ns, name)) > 0;
+  }
+  s->env->client->Create(
+      resource, ns, std::move(object),
+      [s, resource, ns, name, mutate = std::move(mutate), deleted_outside,
+       done = std::move(done)](StatusOr<json> created) mutable {
+        if (!created && created.error().code() == StatusCode::kAlreadyExists) {
+          // Created meanwhile (another writer, or a retry): converge what is there.
+          return Converge(s, resource, ns, name, std::move(mutate), std::move(done));
+        }
+        if (!created) return done(s->Wrap(resource, ns, name, created.error()));
+        Shared::ReadBack(s, resource, ns, name, std::move(mutate), deleted_outside,
+                         std::move(*created), 1, std::move(done));
+      });
 }
 
 void ObjectSync::Converge(const kube::Resource& resource, std::string ns, std::string name,
@@ -294,6 +298,12 @@ void ObjectSync::Create(const kube::Resource& resource, std::string ns, std::str
   object["metadata"]["namespace"] = ns;
   Shared::CreateObject(shared_, resource, std::move(ns), std::move(name), std::move(object),
                        std::move(mutate), std::move(done));
+}
+
+void ObjectSync::Forget(const kube::Resource& resource, std::string_view ns,
+                        std::string_view name) {
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  shared_->last.erase(Shared::Key(resource, ns, name));
 }
 
 void ObjectSync::DeleteOwned(const kube::Resource& resource, std::string ns, std::string name,

@@ -170,9 +170,15 @@ class ObjectSync {
 
   // Creates `object` (apiVersion, kind, name and namespace filled in; `mutate` applied) without
   // an owner, as Argo creates an Ambassador canary Mapping, and reads it back; one that exists
-  // already is converged instead.
+  // already is converged instead. An object this ObjectSync wrote before, and did not delete
+  // itself, was deleted by someone else: creating it again is reported like any set-back (as
+  // with Ensure).
   void Create(const kube::Resource& resource, std::string ns, std::string name,
               nlohmann::json object, Mutation mutate, StatusCallback done);
+
+  // Forgets what was written to an object the router deleted itself, so that creating it again
+  // is not reported as a set-back.
+  void Forget(const kube::Resource& resource, std::string_view ns, std::string_view name);
 
   // Deletes the object when it exists and this Rollout controls it; absent is success.
   void DeleteOwned(const kube::Resource& resource, std::string ns, std::string name,

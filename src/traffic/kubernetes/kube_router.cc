@@ -32,6 +32,22 @@ const json* ControllerRef(const json& object) {
 
 }  // namespace
 
+namespace {
+
+// Runs a Mutation; a JSON type error (an object whose fields have other types than its kind's:
+// a spec that is a string, rules that are a number) is an error value, never an exception
+// unwinding through the client's thread.
+StatusOr<bool> SafeMutate(const Mutation& mutate, json& object) {
+  try {
+    return mutate(object);
+  } catch (const json::exception& e) {
+    return Fail(FailedPreconditionError(
+        fmt::format("the object does not have the shape of its kind ({})", e.what())));
+  }
+}
+
+}  // namespace
+
 // ---- RolloutOwner ----
 
 RolloutOwner::RolloutOwner(kube::KubeClient* client, ObjectRef rollout)
@@ -123,7 +139,7 @@ struct ObjectSync::Shared {
       if (ResourceVersionOf(it->second) == ResourceVersionOf(read)) return false;
       copy = it->second;
     }
-    StatusOr<bool> again = mutate(copy);
+    StatusOr<bool> again = SafeMutate(mutate, copy);
     return again && !*again;
   }
 
@@ -153,7 +169,7 @@ struct ObjectSync::Shared {
          attempt, done = std::move(done)](StatusOr<json> back) mutable {
           if (!back) return done(s->Wrap(r, ns, name, back.error()));
           json copy = *back;
-          StatusOr<bool> again = mutate(copy);
+          StatusOr<bool> again = SafeMutate(mutate, copy);
           if (!again) return done(s->Wrap(r, ns, name, again.error()));
           if (*again) {
             const bool rewritten_by_server = ResourceVersionOf(*back) == ResourceVersionOf(written);
@@ -198,7 +214,7 @@ void ObjectSync::Shared::Converge(std::shared_ptr<Shared> s, const kube::Resourc
       resource, ns, name, "",
       [s, key, mutate, outside, changed](json& object) -> StatusOr<bool> {
         const json before = object;
-        StatusOr<bool> r = mutate(object);
+        StatusOr<bool> r = SafeMutate(mutate, object);
         if (!r) return r;
         *changed = *r;
         *outside = *r && s->ChangedOutside(key, before, mutate);
@@ -257,7 +273,7 @@ void ObjectSync::Shared::Ensure(std::shared_ptr<Shared> s, const kube::Resource&
 void ObjectSync::Shared::CreateObject(std::shared_ptr<Shared> s, const kube::Resource& resource,
                                       std::string ns, std::string name, json object,
                                       Mutation mutate, StatusCallback done) {
-  StatusOr<bool> r = mutate(object);
+  StatusOr<bool> r = SafeMutate(mutate, object);
   if (!r) return done(s->Wrap(resource, ns, name, r.error()));
   bool deleted_outside = false;  // written here before, and not deleted by this router
   {

@@ -199,3 +199,80 @@ TEST_F(KubeTrafficRouterTest, RefusesRoutersRampDoesNotBuild) {
 
 }  // namespace
 }  // namespace ramp::kube_traffic
+
+namespace ramp::kube_traffic {
+namespace {
+
+// Every built-in router, pointed at objects of the wrong shape (a spec that is a string, rules
+// that are numbers, …), answers with an error and never crashes the controller.
+class GarbageObjectsTest : public testing::KubeRouterTest {};
+
+TEST_F(GarbageObjectsTest, EveryRouterRefusesMalformedObjectsWithAnError) {
+  struct Case {
+    std::string key;
+    json config;
+    std::vector<json> objects;  // the routed objects, malformed
+  };
+  auto object = [](const std::string& api, const std::string& kind, const std::string& name,
+                   json spec) {
+    return json{{"apiVersion", api},
+                {"kind", kind},
+                {"metadata", {{"name", name}, {"namespace", "shop"}}},
+                {"spec", std::move(spec)}};
+  };
+  const std::vector<json> garbage = {"x",
+                                     7,
+                                     json::array({1, 2}),
+                                     json::object({{"http", 3}}),
+                                     json::object({{"rules", "x"}}),
+                                     json::object({{"weighted", {{"services", 5}}}})};
+  std::vector<Case> cases = {
+      {"istio",
+       {{"virtualService", {{"name", "vs"}, {"routes", {"primary"}}}},
+        {"destinationRule",
+         {{"name", "dr"}, {"canarySubsetName", "canary"}, {"stableSubsetName", "stable"}}}},
+       {}},
+      {"nginx", {{"stableIngress", "ing"}}, {}},
+      {"alb", {{"ingress", "ing"}, {"servicePort", 80}}, {}},
+      {"smi", json::object(), {}},
+      {"traefik", {{"weightedTraefikServiceName", "ts"}}, {}},
+      {"ambassador", {{"mappings", {"map"}}}, {}},
+      {"apisix", {{"route", {{"name", "ar"}, {"rules", {"r1"}}}}}, {}},
+      {"plugins/argoproj-labs/gatewayAPI", {{"httpRoute", "hr"}, {"namespace", "shop"}}, {}},
+  };
+  for (const json& spec : garbage) {
+    for (Case& c : cases) {
+      c.objects = {
+          object("networking.istio.io/v1alpha3", "VirtualService", "vs", spec),
+          object("networking.istio.io/v1alpha3", "DestinationRule", "dr", spec),
+          object("networking.k8s.io/v1", "Ingress", "ing", spec),
+          object("networking.k8s.io/v1", "Ingress", "web-ing-canary", spec),
+          object("split.smi-spec.io/v1alpha1", "TrafficSplit", "web", spec),
+          object("traefik.io/v1alpha1", "TraefikService", "ts", spec),
+          object("getambassador.io/v2", "Mapping", "map", spec),
+          object("getambassador.io/v2", "Mapping", "map-canary", spec),
+          object("apisix.apache.org/v2", "ApisixRoute", "ar", spec),
+          object("gateway.networking.k8s.io/v1", "HTTPRoute", "hr", spec),
+      };
+      for (const json& o : c.objects) Put(o);
+      auto factory = BuiltinRouters().find(c.key);
+      ASSERT_NE(factory, BuiltinRouters().end()) << c.key;
+      auto made = factory->second(MakeEnv(c.config));
+      ASSERT_TRUE(made.has_value()) << c.key << ": " << made.error().message();
+      Router& r = **made;
+      const std::string what = c.key + " with spec " + spec.dump();
+      Status s = SetWeight(r, 30);
+      EXPECT_FALSE(s.ok()) << what;
+      EXPECT_FALSE(s.message().empty()) << what;
+      auto check = VerifyWeight(r, 30);
+      EXPECT_TRUE(!check.has_value() || check->verification != WeightVerification::kVerified)
+          << what;
+      (void)UpdateHash(r, "aaa", "bbb");
+      (void)SetHeaderRoute(r, HeaderRoute{"h", {{"x-canary", {StringMatch::Kind::kExact, "1"}}}});
+      (void)RemoveManagedRoutes(r);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace ramp::kube_traffic

@@ -65,8 +65,9 @@ class SmiRouter : public Router {
                [spec, what, canary, done = std::move(done)](StatusOr<json> split) {
                  if (!split) return done(Fail(split.error()));
                  WeightCheck check;
-                 const json have = split->value("spec", json::object());
-                 for (const json& b : have.value("backends", json::array())) {
+                 const json have = split->is_object() ? split->value("spec", json()) : json();
+                 const json backends = have.is_object() ? have.value("backends", json()) : json();
+                 for (const json& b : backends.is_array() ? backends : json::array()) {
                    if (b.is_object() && b.value("service", "") == canary) {
                      const json& w = b.value("weight", json());
                      if (w.is_number_integer()) check.observed_weight = w.get<int32_t>();

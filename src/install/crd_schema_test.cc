@@ -168,7 +168,7 @@ std::string ReadFile(const fs::path& p) {
 
 std::vector<fs::path> CorpusFiles() {
   std::vector<fs::path> out;
-  for (const fs::path root :
+  for (const fs::path& root :
        {fs::path(RAMP_SOURCE_DIR) / "examples", fs::path(RAMP_SHARED_DIR) / "conformance"}) {
     if (!fs::exists(root)) continue;
     for (const auto& e : fs::recursive_directory_iterator(root)) {

@@ -207,7 +207,9 @@ TEST_F(KubectlApplyTest, ApplyCreatesEveryObjectAndASecondApplyChangesNothing) {
         << r.out;
     // Stored as written (kubectl adds only its last-applied annotation).
     for (const char* part : {"spec", "rules", "roleRef", "subjects"}) {
-      if (o.contains(part)) EXPECT_EQ((*stored)[part], o[part]) << part;
+      if (o.contains(part)) {
+        EXPECT_EQ((*stored)[part], o[part]) << part;
+      }
     }
     EXPECT_EQ((*stored)["metadata"]["labels"], o["metadata"]["labels"]);
   }
@@ -264,7 +266,9 @@ TEST(InstallManifestsTest, RolesGrantExactlyTheRequiredPermissions) {
   // written there (create cannot be limited by name).
   for (const Triple& t : want_namespace) {
     EXPECT_EQ(want_cluster.count(t), 0u);
-    if (std::get<2>(t) != "create") EXPECT_EQ(named.count(t), 1u) << std::get<1>(t);
+    if (std::get<2>(t) != "create") {
+      EXPECT_EQ(named.count(t), 1u) << std::get<1>(t);
+    }
   }
   for (const json& rule : role["rules"]) {
     if (rule.contains("resourceNames")) {

@@ -261,7 +261,9 @@ class KubeE2eFixture : public ::testing::Test {
       text << log.rdbuf();
       std::cerr << "---- ramp serve log ----\n" << text.str() << "------------------------\n";
     }
-    if (!Real() && fake_ != nullptr) EXPECT_TRUE(InstallRbacCoversTheController());
+    if (!Real() && fake_ != nullptr) {
+      EXPECT_TRUE(InstallRbacCoversTheController());
+    }
     if (Real() && TestNamespace() != "default") {
       Kubectl({"delete", "namespace", TestNamespace(), "--wait=false"});
       TestNamespace() = "default";

@@ -20,9 +20,9 @@ bool IsSetting(std::string_view key) {
   return key == "managedRoutes" || key == "maxTrafficWeight" || key == "plugins";
 }
 
-// Runs `step(router, next)` for each router in order; `done` gets the first error or OK.
 using Routers = std::shared_ptr<std::vector<std::unique_ptr<Router>>>;
 
+// Runs `step(router, next)` for each router in order; `done` gets the first error or OK.
 void ForEach(Routers routers, std::function<void(Router& router, StatusCallback next)> step,
              StatusCallback done) {
   const size_t n = routers->size();
@@ -36,14 +36,8 @@ void ForEach(Routers routers, std::function<void(Router& router, StatusCallback 
 
 class KubeTrafficRouter : public TrafficRouter {
  public:
-  KubeTrafficRouter(kube::KubeClient* client, RouterContext context,
-                    std::unique_ptr<TrafficRouter> services, Routers routers,
-                    std::shared_ptr<RolloutOwner> owner)
-      : client_(client),
-        c_(std::move(context)),
-        services_(std::move(services)),
-        routers_(std::move(routers)),
-        owner_(std::move(owner)) {}
+  KubeTrafficRouter(std::unique_ptr<TrafficRouter> services, Routers routers)
+      : services_(std::move(services)), routers_(std::move(routers)) {}
 
   std::string_view Type() const override { return kKubeTrafficRouterName; }
 
@@ -163,11 +157,8 @@ class KubeTrafficRouter : public TrafficRouter {
         });
   }
 
-  kube::KubeClient* client_;
-  RouterContext c_;
   std::unique_ptr<TrafficRouter> services_;
   Routers routers_;
-  std::shared_ptr<RolloutOwner> owner_;
   std::string canary_hash_;
   std::string stable_hash_;
   std::vector<WeightDestination> additional_;
@@ -254,8 +245,8 @@ StatusOr<std::unique_ptr<TrafficRouter>> NewKubeTrafficRouter(const KubeTrafficO
     return Fail(InvalidArgumentError(
         fmt::format("{}: names no traffic router ramp drives on Kubernetes", where)));
   }
-  return std::unique_ptr<TrafficRouter>(std::make_unique<KubeTrafficRouter>(
-      client, context, std::move(*services), std::move(routers), std::move(owner)));
+  return std::unique_ptr<TrafficRouter>(
+      std::make_unique<KubeTrafficRouter>(std::move(*services), std::move(routers)));
 }
 
 }  // namespace ramp::kube_traffic

@@ -18,6 +18,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <set>
 #include <thread>
 #include <utility>
@@ -156,7 +157,11 @@ class ProcessPlatform final : public Platform {
       const char* p = std::getenv("PATH");
       o_.path = p != nullptr && *p != '\0' ? p : "/usr/local/bin:/usr/bin:/bin";
     }
-    next_port_ = o_.port_min;
+    // Allocation starts at a random place in the range: two daemons (or test processes) that share
+    // a range then rarely pick the same free port at the same moment, before either binds it.
+    std::random_device random;
+    next_port_ = o_.port_min +
+                 static_cast<int>(random() % static_cast<unsigned>(o_.port_max - o_.port_min + 1));
     boot_id_ = ReadBootId();
     {
       // Before the supervisor runs and before any call: ListRevisions sees adopted instances.

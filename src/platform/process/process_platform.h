@@ -37,7 +37,8 @@ namespace ramp::platform {
 struct ProcessPlatformOptions {
   // Instance working directories and logs live under <state_dir>/instances/. Required.
   std::string state_dir;
-  // PORTs are taken from [port_min, port_max], skipping ports that cannot be bound on 127.0.0.1.
+  // PORTs are taken from [port_min, port_max] in turn, from a random starting place, skipping
+  // ports in use by an instance or that cannot be bound on 127.0.0.1.
   int port_min = 20000;
   int port_max = 29999;
   // Reads the time for probes, back-off and grace periods. Required; must outlive the platform.

@@ -107,7 +107,7 @@ class ProcessPlatformTest : public ::testing::Test {
     ProcessPlatformOptions o;
     o.state_dir = dir_;
     o.clock = clock_.get();
-    o.port_min = 31000 + (::getpid() % 100) * 100;
+    o.port_min = 30000 + (::getpid() % 300) * 100;
     o.port_max = o.port_min + 99;
     o.restart_backoff = 100ms;
     o.restart_backoff_max = 400ms;

@@ -576,20 +576,9 @@ StatusOr<AlbConfig> ParseAlbConfig(const Env& env) {
   }
   auto ingress = ConfigString(config, "ingress", kRouter);
   if (!ingress) return Fail(ingress.error());
-  if (auto it = config.find("ingresses"); it != config.end() && !it->is_null()) {
-    if (!it->is_array()) {
-      return Fail(InvalidArgumentError(
-          fmt::format("{}.ingresses: expected a list of Ingress names", kRouter)));
-    }
-    for (size_t i = 0; i < it->size(); ++i) {
-      const json& name = (*it)[i];
-      if (!name.is_string() || name.get<std::string>().empty()) {
-        return Fail(InvalidArgumentError(
-            fmt::format("{}.ingresses[{}]: expected an Ingress name", kRouter, i)));
-      }
-      c.ingresses.push_back(name.get<std::string>());
-    }
-  }
+  auto names = ConfigNames(config, "ingresses", kRouter, "Ingress");
+  if (!names) return Fail(names.error());
+  c.ingresses = std::move(*names);
   // As Argo: ingresses, when given, replaces ingress.
   if (c.ingresses.empty() && !ingress->empty()) c.ingresses.push_back(*ingress);
   if (c.ingresses.empty()) {

@@ -289,20 +289,9 @@ StatusOr<NginxIngressConfig> ParseNginxIngressConfig(const Env& env) {
   if (!prefix->empty()) c.annotation_prefix = *prefix;
   auto stable = ConfigString(config, "stableIngress", kRouter);
   if (!stable) return Fail(stable.error());
-  if (auto it = config.find("stableIngresses"); it != config.end() && !it->is_null()) {
-    if (!it->is_array()) {
-      return Fail(InvalidArgumentError(
-          fmt::format("{}.stableIngresses: expected a list of Ingress names", kRouter)));
-    }
-    for (size_t i = 0; i < it->size(); ++i) {
-      const json& name = (*it)[i];
-      if (!name.is_string() || name.get<std::string>().empty()) {
-        return Fail(InvalidArgumentError(
-            fmt::format("{}.stableIngresses[{}]: expected an Ingress name", kRouter, i)));
-      }
-      c.stable_ingresses.push_back(name.get<std::string>());
-    }
-  }
+  auto names = ConfigNames(config, "stableIngresses", kRouter, "Ingress");
+  if (!names) return Fail(names.error());
+  c.stable_ingresses = std::move(*names);
   // As Argo: stableIngresses, when given, replaces stableIngress.
   if (c.stable_ingresses.empty() && !stable->empty()) c.stable_ingresses.push_back(*stable);
   if (c.stable_ingresses.empty()) {

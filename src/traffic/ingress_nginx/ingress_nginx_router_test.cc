@@ -345,7 +345,10 @@ TEST_F(NginxIngressRouterTest, RefusesBadConfiguration) {
   };
   EXPECT_THAT(error({{"stableIngress", 3}}), HasSubstr("nginx.stableIngress: expected a string"));
   EXPECT_THAT(error(json::object()), HasSubstr("stableIngress or stableIngresses"));
-  EXPECT_THAT(error({{"stableIngresses", {"a", 2}}}), HasSubstr("nginx.stableIngresses[1]"));
+  EXPECT_THAT(error({{"stableIngresses", {"a", 2}}}),
+              HasSubstr("nginx.stableIngresses[1]: expected a name (a non-empty string), got 2"));
+  EXPECT_THAT(error({{"stableIngresses", "a"}}),
+              HasSubstr("nginx.stableIngresses: expected a list of Ingress names"));
   EXPECT_THAT(error({{"stableIngress", "a"}, {"additionalIngressAnnotations", {{"x", 1}}}}),
               HasSubstr("nginx.additionalIngressAnnotations[\"x\"]: expected a string"));
   EXPECT_THAT(error({{"stableIngress", "a"}, {"canaryIngressAnnotations", "x"}}),

@@ -411,6 +411,26 @@ StatusOr<std::string> ConfigString(const json& config, const char* key, std::str
   return it->get<std::string>();
 }
 
+StatusOr<std::vector<std::string>> ConfigNames(const json& config, const char* key,
+                                               std::string_view router, std::string_view what) {
+  std::vector<std::string> out;
+  auto it = config.find(key);
+  if (it == config.end() || it->is_null()) return out;
+  if (!it->is_array()) {
+    return Fail(
+        InvalidArgumentError(fmt::format("{}.{}: expected a list of {} names", router, key, what)));
+  }
+  for (size_t i = 0; i < it->size(); ++i) {
+    const json& name = (*it)[i];
+    if (!name.is_string() || name.get<std::string>().empty()) {
+      return Fail(InvalidArgumentError(fmt::format(
+          "{}.{}[{}]: expected a name (a non-empty string), got {}", router, key, i, name.dump())));
+    }
+    out.push_back(name.get<std::string>());
+  }
+  return out;
+}
+
 StatusOr<IngressApi> IngressApiFor(std::string_view router, const std::string& version) {
   IngressApi api;
   if (version == "networking.k8s.io/v1" || version == "networking/v1") {

@@ -212,6 +212,12 @@ void RunEach(std::shared_ptr<std::vector<AsyncStep>> steps, StatusCallback done)
 StatusOr<std::string> ConfigString(const nlohmann::json& config, const char* key,
                                    std::string_view router);
 
+// config[key] as a list of object names ([] when absent or null); kInvalidArgument
+// "<router>.<key>: expected a list of <what> names" or "<router>.<key>[i]: expected a name (a
+// non-empty string), got …" otherwise.
+StatusOr<std::vector<std::string>> ConfigNames(const nlohmann::json& config, const char* key,
+                                               std::string_view router, std::string_view what);
+
 // The Ingress kind of --ingress-api-version: networking.k8s.io/v1 ("networking/v1" too), or
 // extensions/v1beta1, whose backends are {serviceName, servicePort} (`legacy`).
 struct IngressApi {

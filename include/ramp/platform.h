@@ -115,6 +115,12 @@ class Platform {
   // The registered name: "process", "static", "kubernetes", "sim".
   virtual std::string_view Type() const = 0;
 
+  // Whether the platform records a revision's scale-down deadline (RevisionSpec::scale_down_at)
+  // with the revision, as Argo's scale-down-deadline ReplicaSet annotation: then a deadline
+  // that changes without a change of size is sent again (EnsureRevision at the same size).
+  // Platforms that keep no such record answer false and are not told.
+  virtual bool RecordsScaleDownDeadlines() const { return false; }
+
   // Makes `revision` exist with `replicas` instances (≥ 0): creates it when absent, else scales
   // it. A revision that exists with another template under the same hash is an error
   // (kAlreadyExists, the hash-collision case).

@@ -263,22 +263,24 @@ StatusOr<KubeActionPlan> PromotePlan(const json& rollout, const PromoteOptions& 
   return plan;
 }
 
-KubeActionPlan AbortPlan(std::string_view name) {
-  const json body = {{"status", {{"abort", true}}}};
+namespace {
+
+// Sets status.abort: one patch to /status, or to the Rollout without the subresource.
+KubeActionPlan AbortFlagPlan(std::string_view name, bool abort, std::string_view done) {
+  const json body = {{"status", {{"abort", abort}}}};
   KubeActionPlan plan;
   plan.patches.push_back(RolloutPatch(name, true, body));
   plan.without_status_subresource.push_back(RolloutPatch(name, false, body));
-  plan.message = fmt::format("rollout '{}' aborted", name);
+  plan.message = fmt::format("rollout '{}' {}", name, done);
   return plan;
 }
 
+}  // namespace
+
+KubeActionPlan AbortPlan(std::string_view name) { return AbortFlagPlan(name, true, "aborted"); }
+
 KubeActionPlan RetryRolloutPlan(std::string_view name) {
-  const json body = {{"status", {{"abort", false}}}};
-  KubeActionPlan plan;
-  plan.patches.push_back(RolloutPatch(name, true, body));
-  plan.without_status_subresource.push_back(RolloutPatch(name, false, body));
-  plan.message = fmt::format("rollout '{}' retried", name);
-  return plan;
+  return AbortFlagPlan(name, false, "retried");
 }
 
 KubeActionPlan RetryExperimentPlan(std::string_view name) {

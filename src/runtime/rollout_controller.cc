@@ -417,13 +417,13 @@ class ControllerImpl : public RolloutController,
     }
   }
 
-  // A revision whose scale-down deadline changed without a change of its size: on Kubernetes the
-  // deadline is part of the ReplicaSet (Argo's scale-down-deadline annotation), so the platform
-  // is told again at the size it has. Other platforms keep no such record.
+  // A revision whose scale-down deadline changed without a change of its size: a platform that
+  // records the deadline with the revision (Kubernetes: Argo's scale-down-deadline annotation on
+  // the ReplicaSet) is told again at the size it has.
   void AddScaleDownDeadlines(const engine::RolloutState& before, const engine::RolloutState& after,
                              const std::vector<engine::Intent>& intents,
                              std::vector<engine::Intent>* out) {
-    if (deps_.platform->Type() != "kubernetes") return;
+    if (!deps_.platform->RecordsScaleDownDeadlines()) return;
     for (const engine::RevisionRecord& r : after.revisions) {
       std::optional<Time> was;
       for (const engine::RevisionRecord& b : before.revisions) {

@@ -62,6 +62,7 @@ class KubePlatform : public Platform {
   }
 
   std::string_view Type() const override { return "kubernetes"; }
+  bool RecordsScaleDownDeadlines() const override { return true; }
 
   void EnsureRevision(const RevisionSpec& revision, int32_t replicas,
                       StatusCallback done) override {

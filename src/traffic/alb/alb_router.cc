@@ -295,11 +295,6 @@ class AlbRouter : public Router {
 
   std::string_view Type() const override { return "ALB"; }
 
-  void UpdateHash(std::string_view, std::string_view, const std::vector<WeightDestination>&,
-                  StatusCallback done) override {
-    done(OkStatus());  // routes by Service name
-  }
-
   void SetWeight(int32_t weight, const std::vector<WeightDestination>& additional,
                  StatusCallback done) override {
     action_ = AlbForwardAction(s_->env, s_->config, weight, additional);

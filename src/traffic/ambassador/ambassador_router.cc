@@ -112,11 +112,6 @@ class AmbassadorRouter : public Router {
 
   std::string_view Type() const override { return "Ambassador"; }
 
-  void UpdateHash(std::string_view, std::string_view, const std::vector<WeightDestination>&,
-                  StatusCallback done) override {
-    done(OkStatus());  // routes by Service name
-  }
-
   void SetWeight(int32_t weight, const std::vector<WeightDestination>&,
                  StatusCallback done) override {
     auto steps = std::make_shared<std::vector<AsyncStep>>();

@@ -313,11 +313,6 @@ class GatewayApiRouter : public Router {
 
   std::string_view Type() const override { return "GatewayAPI"; }
 
-  void UpdateHash(std::string_view, std::string_view, const std::vector<WeightDestination>&,
-                  StatusCallback done) override {
-    done(OkStatus());  // routes by Service name
-  }
-
   void SetWeight(int32_t weight, const std::vector<WeightDestination>& additional,
                  StatusCallback done) override {
     if (!additional.empty()) {

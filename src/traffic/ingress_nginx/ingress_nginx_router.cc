@@ -127,11 +127,6 @@ class NginxIngressRouter : public Router {
 
   std::string_view Type() const override { return "Nginx"; }
 
-  void UpdateHash(std::string_view, std::string_view, const std::vector<WeightDestination>&,
-                  StatusCallback done) override {
-    done(OkStatus());  // routes by Service name
-  }
-
   void SetWeight(int32_t weight, const std::vector<WeightDestination>&,
                  StatusCallback done) override {
     auto s = s_;

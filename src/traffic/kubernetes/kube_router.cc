@@ -143,11 +143,20 @@ struct ObjectSync::Shared {
     return again && !*again;
   }
 
+  // What Ensure adds to Converge: a check of the object as read before it is rewritten (its
+  // error is the answer, as it is), and what to do when the object does not exist.
+  struct Extra {
+    std::function<Status(const json& object)> check;
+    std::function<void(StatusCallback done)> if_missing;
+  };
+
   static void Converge(std::shared_ptr<Shared> s, const kube::Resource& resource, std::string ns,
-                       std::string name, Mutation mutate, StatusCallback done, int attempt = 1);
+                       std::string name, Mutation mutate, StatusCallback done, int attempt = 1,
+                       Extra extra = {});
+  // Creates `object`; one created meanwhile is converged instead, with `check` applied.
   static void CreateObject(std::shared_ptr<Shared> s, const kube::Resource& resource,
                            std::string ns, std::string name, json object, Mutation mutate,
-                           StatusCallback done);
+                           StatusCallback done, std::function<Status(const json&)> check = {});
   static void Ensure(std::shared_ptr<Shared> s, const kube::Resource& resource, std::string ns,
                      std::string name, std::function<json()> create, Mutation mutate,
                      StatusCallback done);
@@ -206,13 +215,19 @@ ObjectSync::ObjectSync(Env env, std::string router) : shared_(std::make_shared<S
 
 void ObjectSync::Shared::Converge(std::shared_ptr<Shared> s, const kube::Resource& resource,
                                   std::string ns, std::string name, Mutation mutate,
-                                  StatusCallback done, int attempt) {
+                                  StatusCallback done, int attempt, Extra extra) {
   const std::string key = Shared::Key(resource, ns, name);
   auto outside = std::make_shared<bool>(false);
   auto changed = std::make_shared<bool>(false);
+  auto refused = std::make_shared<Status>();
   s->env->client->Modify(
       resource, ns, name, "",
-      [s, key, mutate, outside, changed](json& object) -> StatusOr<bool> {
+      [s, key, mutate, outside, changed, refused,
+       check = extra.check](json& object) -> StatusOr<bool> {
+        if (check) {
+          *refused = check(object);
+          if (!refused->ok()) return Fail(*refused);
+        }
         const json before = object;
         StatusOr<bool> r = SafeMutate(mutate, object);
         if (!r) return r;
@@ -220,8 +235,13 @@ void ObjectSync::Shared::Converge(std::shared_ptr<Shared> s, const kube::Resourc
         *outside = *r && s->ChangedOutside(key, before, mutate);
         return r;
       },
-      [s, resource, ns, name, key, mutate, outside, changed, attempt,
+      [s, resource, ns, name, key, mutate, outside, changed, attempt, refused,
+       if_missing = std::move(extra.if_missing),
        done = std::move(done)](StatusOr<json> stored) mutable {
+        if (!refused->ok()) return done(*refused);
+        if (!stored && stored.error().code() == StatusCode::kNotFound && if_missing) {
+          return if_missing(std::move(done));
+        }
         if (!stored) return done(s->Wrap(resource, ns, name, stored.error()));
         if (!*changed) {
           s->Remember(key, std::move(*stored));
@@ -235,44 +255,40 @@ void ObjectSync::Shared::Converge(std::shared_ptr<Shared> s, const kube::Resourc
 void ObjectSync::Shared::Ensure(std::shared_ptr<Shared> s, const kube::Resource& resource,
                                 std::string ns, std::string name, std::function<json()> create,
                                 Mutation mutate, StatusCallback done) {
-  s->env->client->Get(
-      resource, ns, name,
-      [s, resource, ns, name, create = std::move(create), mutate = std::move(mutate),
-       done = std::move(done)](StatusOr<json> got) mutable {
-        if (got) {
-          if (!s->env->owner->Controls(*got)) {
-            const std::string controller = RolloutOwner::ControllerOf(*got);
-            return done(FailedPreconditionError(
-                fmt::format("{}: {} exists and is {}, not by rollout {}", s->router,
-                            Describe(resource, ns, name),
-                            controller.empty() ? std::string("not controlled by the rollout")
-                                               : "controlled by " + controller,
-                            s->env->owner->rollout().name)));
-          }
-          return Converge(s, resource, ns, name, std::move(mutate), std::move(done));
-        }
-        if (got.error().code() != StatusCode::kNotFound) {
-          return done(s->Wrap(resource, ns, name, got.error()));
-        }
-        s->env->owner->OwnerReference([s, resource, ns, name, create = std::move(create),
-                                       mutate = std::move(mutate),
-                                       done = std::move(done)](StatusOr<json> owner) mutable {
-          if (!owner) return done(s->Wrap(resource, ns, name, owner.error()));
-          json object = create();
-          object["apiVersion"] = resource.ApiVersion();
-          object["kind"] = resource.kind;
-          object["metadata"]["name"] = name;
-          object["metadata"]["namespace"] = ns;
-          object["metadata"]["ownerReferences"] = json::array({*owner});
-          CreateObject(s, resource, ns, name, std::move(object), std::move(mutate),
-                       std::move(done));
-        });
-      });
+  // One read: the object is checked for its owner as Converge reads it, and created when absent.
+  Extra extra;
+  extra.check = [s, resource, ns, name](const json& object) {
+    if (s->env->owner->Controls(object)) return OkStatus();
+    const std::string controller = RolloutOwner::ControllerOf(object);
+    return FailedPreconditionError(fmt::format(
+        "{}: {} exists and is {}, not by rollout {}", s->router, Describe(resource, ns, name),
+        controller.empty() ? std::string("not controlled by the rollout")
+                           : "controlled by " + controller,
+        s->env->owner->rollout().name));
+  };
+  extra.if_missing = [s, resource, ns, name, create = std::move(create), mutate,
+                      check = extra.check](StatusCallback done) mutable {
+    s->env->owner->OwnerReference([s, resource, ns, name, create = std::move(create),
+                                   mutate = std::move(mutate), check = std::move(check),
+                                   done = std::move(done)](StatusOr<json> owner) mutable {
+      if (!owner) return done(s->Wrap(resource, ns, name, owner.error()));
+      json object = create();
+      object["apiVersion"] = resource.ApiVersion();
+      object["kind"] = resource.kind;
+      object["metadata"]["name"] = name;
+      object["metadata"]["namespace"] = ns;
+      object["metadata"]["ownerReferences"] = json::array({*owner});
+      CreateObject(s, resource, ns, name, std::move(object), std::move(mutate), std::move(done),
+                   check);
+    });
+  };
+  Converge(s, resource, ns, name, std::move(mutate), std::move(done), 1, std::move(extra));
 }
 
 void ObjectSync::Shared::CreateObject(std::shared_ptr<Shared> s, const kube::Resource& resource,
                                       std::string ns, std::string name, json object,
-                                      Mutation mutate, StatusCallback done) {
+                                      Mutation mutate, StatusCallback done,
+                                      std::function<Status(const json&)> check) {
   StatusOr<bool> r = SafeMutate(mutate, object);
   if (!r) return done(s->Wrap(resource, ns, name, r.error()));
   bool deleted_outside = false;  // written here before, and not deleted by this router
@@ -282,11 +298,14 @@ void ObjectSync::Shared::CreateObject(std::shared_ptr<Shared> s, const kube::Res
   }
   s->env->client->Create(
       resource, ns, std::move(object),
-      [s, resource, ns, name, mutate = std::move(mutate), deleted_outside,
+      [s, resource, ns, name, mutate = std::move(mutate), deleted_outside, check = std::move(check),
        done = std::move(done)](StatusOr<json> created) mutable {
         if (!created && created.error().code() == StatusCode::kAlreadyExists) {
           // Created meanwhile (another writer, or a retry): converge what is there.
-          return Converge(s, resource, ns, name, std::move(mutate), std::move(done));
+          Extra extra;
+          extra.check = std::move(check);
+          return Converge(s, resource, ns, name, std::move(mutate), std::move(done), 1,
+                          std::move(extra));
         }
         if (!created) return done(s->Wrap(resource, ns, name, created.error()));
         Shared::ReadBack(s, resource, ns, name, std::move(mutate), deleted_outside,

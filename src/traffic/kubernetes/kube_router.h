@@ -114,11 +114,13 @@ class Router {
   virtual std::string_view Type() const = 0;
 
   // The revisions the canary and stable Services now select (Argo's UpdateHash; either may be
-  // empty). Routers that route by Service name do nothing; istio labels DestinationRule
-  // subsets.
-  virtual void UpdateHash(std::string_view canary_hash, std::string_view stable_hash,
-                          const std::vector<WeightDestination>& additional,
-                          StatusCallback done) = 0;
+  // empty). Routers that route by Service name keep this default, which does nothing; istio
+  // labels DestinationRule subsets.
+  virtual void UpdateHash(std::string_view /*canary_hash*/, std::string_view /*stable_hash*/,
+                          const std::vector<WeightDestination>& /*additional*/,
+                          StatusCallback done) {
+    done(OkStatus());
+  }
 
   // `weight` (0..max weight) to the canary, each additional destination its weight, the rest
   // to stable.

@@ -30,11 +30,6 @@ class SmiRouter : public Router {
 
   std::string_view Type() const override { return "SMI"; }
 
-  void UpdateHash(std::string_view, std::string_view, const std::vector<WeightDestination>&,
-                  StatusCallback done) override {
-    done(OkStatus());  // routes by Service name
-  }
-
   void SetWeight(int32_t weight, const std::vector<WeightDestination>& additional,
                  StatusCallback done) override {
     json spec = SmiTrafficSplitSpec(env_, weight, additional);

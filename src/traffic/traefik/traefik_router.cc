@@ -42,11 +42,6 @@ class TraefikRouter : public Router {
 
   std::string_view Type() const override { return "Traefik"; }
 
-  void UpdateHash(std::string_view, std::string_view, const std::vector<WeightDestination>&,
-                  StatusCallback done) override {
-    done(OkStatus());  // routes by Service name
-  }
-
   void SetWeight(int32_t weight, const std::vector<WeightDestination>&,
                  StatusCallback done) override {
     sync_.Converge(
